@@ -1,0 +1,27 @@
+"""`reconciler validate [REPO]`: check every spec; exit 0 when valid, 1 when not."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from reconciler.render.diagnostics import FORMATS, render
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("validate", help="check every spec file and report all errors at once")
+    p.add_argument("repo", nargs="?", default=".", type=Path, help="repository root (default: .)")
+    p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    p.set_defaults(run=run, parser_error=p.error)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reconciler.spec.loader import load_repo
+
+    repo: Path = args.repo
+    if not repo.is_dir():
+        args.parser_error(f"repository '{repo}' is not a directory")
+    result = load_repo(repo)
+    print(render(result.diagnostics, result.desired.specs.count(), len(result.files), args.format))
+    return 0 if result.ok else 1

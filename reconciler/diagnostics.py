@@ -1,0 +1,22 @@
+"""Diagnostics: what is wrong, and exactly where, in the form terminals, editors and GitHub read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One problem in one file. Line and column are 1-based, as editors count them."""
+
+    file: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.message}"
+
+
+class ReconcilerError(Exception):
+    """An expected failure with a message for the user (never shown with a traceback)."""

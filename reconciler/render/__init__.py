@@ -1,0 +1,1 @@
+"""Views of results for people and machines; nothing here decides anything."""

@@ -1,0 +1,85 @@
+"""Content fingerprints: same training inputs -> same fingerprint -> same registry version.
+
+The fingerprint covers every input that changes the trained artifact and nothing descriptive.
+It is a SHA-256 over canonical JSON (sorted keys, no whitespace, integral floats written as
+integers), so it is stable across processes, machines and Python hash seeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+from reconciler.spec.kinds import Dataset, Estimator, Model
+from reconciler.spec.resolve import ResolvedModel
+
+# Bump when the training code changes what it produces from the same inputs (e.g. how the
+# split is drawn or how the seed reaches the estimator): every model then retrains once.
+TRAINING_CODE_VERSION = "1"
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(_normalize(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _normalize(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"non-finite number {value!r} cannot be fingerprinted")
+        # 1 and 1.0 train the same estimator; do not let the spelling retrain it.
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if isinstance(value, dict):
+        return {str(k): _normalize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normalize(v) for v in value]
+    raise TypeError(f"cannot fingerprint a {type(value).__name__}")
+
+
+def sha256_json(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def estimator_inputs(est: Estimator) -> dict[str, Any]:
+    out: dict[str, Any] = {"class": est.class_, "params": dict(est.params)}
+    if est.steps is not None:
+        out["steps"] = [{"name": s.name, "class": s.class_, "params": dict(s.params)} for s in est.steps]
+    return out
+
+
+def dataset_inputs(dataset: Dataset, content_hash: str) -> dict[str, Any]:
+    """What of a dataset shapes training: its content, not where the file lives."""
+    return {
+        "content": content_hash,
+        "target": dataset.target,
+        "features": list(dataset.features) if dataset.features is not None else None,
+        "split": dataset.split.model_dump(mode="json"),
+    }
+
+
+def training_inputs(model: Model, dataset: Dataset, dataset_hash: str) -> dict[str, Any]:
+    return {
+        "training_code": TRAINING_CODE_VERSION,
+        "dataset": dataset_inputs(dataset, dataset_hash),
+        "estimator": estimator_inputs(model.estimator),
+        "seed": model.seed,
+    }
+
+
+def fingerprint(resolved: ResolvedModel, dataset_hash: str) -> str:
+    """The fingerprint of one resolved (environment, model).
+
+    `dataset_hash` is the dataset's content hash (see reconciler.data); it is an argument so
+    that this function stays pure.
+    """
+    return sha256_json(training_inputs(resolved.model, resolved.dataset, dataset_hash))
+
+
+def spec_hash(value: Any) -> str:
+    """Hash of a whole spec, descriptive fields included (provenance, not identity)."""
+    return sha256_json(value)

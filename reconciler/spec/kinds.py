@@ -1,0 +1,256 @@
+"""The spec kinds: Dataset, Model, Gate, Environment.
+
+Strict and frozen: an unknown key is an error (a misspelt threshold that is silently ignored
+would let a bad model through a gate), and values are not coerced from other types.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    JsonValue,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+API_VERSION = "reconciler/v1"
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+Name = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
+# A git revision as users type them (sha, tag, branch, `main~2`); no whitespace or options.
+GitRevision = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][\w./@^~{}-]*$", max_length=200)]
+Threshold = Annotated[float, Field(allow_inf_nan=False)]
+Fraction = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+RepoPath = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+# MLflow aliases must match ^[\w\-]*$ and may not be `latest` or `v<N>`.
+RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$")
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+
+class Object(Spec):
+    """Fields every kind has. `apiVersion` is optional today; it exists so the schema can evolve."""
+
+    api_version: Literal["reconciler/v1"] = Field(default="reconciler/v1", alias="apiVersion")
+    name: Name
+
+
+# --- Dataset -----------------------------------------------------------------------------
+
+
+class SklearnSource(Spec):
+    sklearn: str = Field(description="A scikit-learn bundled loader, e.g. load_iris.")
+
+
+class CsvSource(Spec):
+    csv: RepoPath = Field(description="A CSV file inside the repository.")
+
+
+class ParquetSource(Spec):
+    parquet: RepoPath = Field(description="A Parquet file inside the repository.")
+
+
+def _source_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        present = [k for k in SOURCE_KINDS if k in value]
+        return present[0] if len(present) == 1 else None
+    return None
+
+
+SOURCE_KINDS = ("sklearn", "csv", "parquet")
+Source = Annotated[
+    Annotated[SklearnSource, Tag("sklearn")]
+    | Annotated[CsvSource, Tag("csv")]
+    | Annotated[ParquetSource, Tag("parquet")],
+    Discriminator(
+        _source_kind,
+        custom_error_type="source_kind",
+        custom_error_message="source needs exactly one of: sklearn, csv, parquet",
+    ),
+]
+
+
+class Split(Spec):
+    test_size: Fraction = 0.25
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+    stratify: bool = False
+
+
+ColumnDtype = Literal["int", "float", "number", "string", "bool", "category", "datetime"]
+
+
+class ColumnCheck(Spec):
+    dtype: ColumnDtype | None = None
+    min: Threshold | None = None
+    max: Threshold | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> ColumnCheck:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class DataChecks(Spec):
+    """A data contract checked before training; a failing check blocks the model."""
+
+    min_rows: Annotated[int, Field(ge=1)] | None = None
+    no_nulls: bool = False
+    columns: dict[str, ColumnCheck] = Field(default_factory=dict)
+
+
+class Dataset(Object):
+    kind: Literal["Dataset"]
+    source: Source
+    target: Annotated[str, StringConstraints(min_length=1)]
+    features: list[Annotated[str, StringConstraints(min_length=1)]] | None = None
+    split: Split = Field(default_factory=Split)
+    checks: DataChecks = Field(default_factory=DataChecks)
+    description: str = ""
+
+    @field_validator("features")
+    @classmethod
+    def _unique_features(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("features must not be empty (leave it out to use every column)")
+            seen = {f for f in v if v.count(f) > 1}
+            if seen:
+                raise ValueError(f"duplicate feature {sorted(seen)[0]!r}")
+        return v
+
+
+# --- Model -------------------------------------------------------------------------------
+
+
+class Estimator(Spec):
+    """A scikit-learn estimator by import path, or a Pipeline of named steps."""
+
+    class_: str = Field(alias="class", description="e.g. sklearn.linear_model.LogisticRegression")
+    params: dict[str, JsonValue] = Field(default_factory=dict)
+    steps: list[Step] | None = Field(default=None, description="Only for sklearn.pipeline.Pipeline: the ordered steps.")
+
+
+class Step(Spec):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=63)]
+    class_: str = Field(alias="class")
+    params: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+Estimator.model_rebuild()
+
+
+class Model(Object):
+    kind: Literal["Model"]
+    dataset: Name
+    estimator: Estimator
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+    metrics: list[str] = Field(min_length=1, description="scikit-learn scorer names")
+    description: str = ""
+    owner: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("metrics")
+    @classmethod
+    def _unique_metrics(cls, v: list[str]) -> list[str]:
+        dup = sorted({m for m in v if v.count(m) > 1})
+        if dup:
+            raise ValueError(f"duplicate metric {dup[0]!r}")
+        return v
+
+
+# --- Gate --------------------------------------------------------------------------------
+
+
+class MetricRule(Spec):
+    """A threshold on a metric the model computes on its test split.
+
+    Rules are told apart by their subject key (`metric` today; cost rules such as latency or
+    model size will add their own subject key beside it), so new rule types extend the union
+    without changing existing specs.
+    """
+
+    metric: str
+    min: Threshold | None = None
+    max: Threshold | None = None
+    max_regression: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="Largest allowed drop against the version the environment holds now.",
+    )
+
+    @model_validator(mode="after")
+    def _has_threshold(self) -> MetricRule:
+        if self.min is None and self.max is None and self.max_regression is None:
+            raise ValueError("a rule needs at least one of min, max, max_regression")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+GateRule = MetricRule
+
+
+class Gate(Object):
+    kind: Literal["Gate"]
+    rules: list[GateRule] = Field(min_length=1)
+    description: str = ""
+
+
+# --- Environment -------------------------------------------------------------------------
+
+
+class Deployment(Spec):
+    """One model in one environment."""
+
+    gates: list[Name] = Field(default_factory=list)
+    overrides: dict[str, JsonValue] = Field(
+        default_factory=dict, description="Deep-merged onto the Model spec for this environment."
+    )
+    pin: GitRevision | None = Field(default=None, description="Deploy the model spec as it was at this git revision.")
+
+    @field_validator("overrides")
+    @classmethod
+    def _no_identity(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in ("kind", "name", "apiVersion"):
+            if key in v:
+                raise ValueError(f"overrides cannot change '{key}'")
+        return v
+
+
+class Environment(Object):
+    kind: Literal["Environment"]
+    promotes_from: Name | None = None
+    models: dict[Name, Deployment] = Field(default_factory=dict)
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _alias_safe(cls, v: str) -> str:
+        if RESERVED_ALIAS.match(v):
+            raise ValueError(f"'{v}' is reserved by the MLflow registry and cannot name an environment")
+        return v
+
+
+Kind = Dataset | Model | Gate | Environment
+KINDS: dict[str, type[Object]] = {
+    "Dataset": Dataset,
+    "Model": Model,
+    "Gate": Gate,
+    "Environment": Environment,
+}
+
+
+def is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,244 @@
+"""Checks on one object that need knowledge beyond its schema: the scikit-learn catalog and
+the repository's files. Every check returns problems with paths; nothing here raises."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+from reconciler.spec.catalog import PIPELINE, Catalog, EstimatorInfo
+from reconciler.spec.kinds import CsvSource, Dataset, Estimator, Gate, Model, ParquetSource, SklearnSource
+from reconciler.spec.problems import Problem
+from reconciler.spec.suggest import closest, did_you_mean
+from reconciler.spec.yaml_source import Path_
+
+DATA_SUFFIXES = {"csv": (".csv",), "parquet": (".parquet", ".pq")}
+SUPERVISED = ("classifier", "regressor")
+
+_REGRESSION_MARKS = ("r2", "mean_", "explained_variance", "max_error", "median_absolute", "d2_")
+_CLUSTER_MARKS = ("rand_", "mutual_info", "completeness", "homogeneity", "v_measure", "fowlkes")
+
+
+def scorer_task(name: str) -> str:
+    if any(mark in name for mark in _CLUSTER_MARKS):
+        return "cluster"
+    if any(mark in name for mark in _REGRESSION_MARKS):
+        return "regression"
+    return "classification"
+
+
+def check_scorer(name: str, path: Path_, catalog: Catalog) -> Iterator[Problem]:
+    if name not in catalog.scorers:
+        yield Problem(path, f"unknown scorer '{name}'{did_you_mean(name, catalog.scorers)}")
+
+
+# --- Model -------------------------------------------------------------------------------
+
+
+def check_model(model: Model, catalog: Catalog) -> Iterator[Problem]:
+    yield from check_estimator(model.estimator, ("estimator",), catalog)
+    for i, metric in enumerate(model.metrics):
+        yield from check_scorer(metric, ("metrics", i), catalog)
+    kind = final_kind(model.estimator, catalog)
+    if kind in SUPERVISED:
+        task = "classification" if kind == "classifier" else "regression"
+        for i, metric in enumerate(model.metrics):
+            other = scorer_task(metric)
+            if metric in catalog.scorers and other != task:
+                yield Problem(
+                    ("metrics", i),
+                    f"'{metric}' is a {other} scorer, but the estimator is a {kind}",
+                )
+
+
+def final_kind(estimator: Estimator, catalog: Catalog) -> str | None:
+    """The kind of the estimator that makes predictions (a Pipeline's last step)."""
+    if estimator.class_ == PIPELINE:
+        if not estimator.steps:
+            return None
+        info = catalog.estimators.get(estimator.steps[-1].class_)
+    else:
+        info = catalog.estimators.get(estimator.class_)
+    return info.kind if info else None
+
+
+def check_estimator(est: Estimator, path: Path_, catalog: Catalog) -> Iterator[Problem]:
+    info = yield from _check_class(est.class_, (*path, "class"), catalog)
+    if info is None:
+        return
+    if est.class_ == PIPELINE:
+        yield from _check_pipeline(est, path, catalog)
+        return
+    if est.steps is not None:
+        yield Problem((*path, "steps"), f"'steps' is only for {PIPELINE}", key=True)
+    if info.kind not in SUPERVISED:
+        yield Problem(
+            (*path, "class"),
+            f"{est.class_} is a {info.kind}; a model needs a classifier or regressor "
+            f"(use {PIPELINE} to put transformers before one)",
+        )
+    yield from check_params(est.params, info, (*path, "params"))
+
+
+def _check_class(name: str, path: Path_, catalog: Catalog) -> Generator[Problem, None, EstimatorInfo | None]:
+    info = catalog.estimators.get(name)
+    if info is not None:
+        return info
+    if not name.startswith("sklearn."):
+        yield Problem(
+            path,
+            f"'{name}' is not allowed: estimators must be scikit-learn classes (sklearn.*)",
+        )
+        return None
+    by_short = {p.rsplit(".", 1)[-1]: p for p in catalog.estimators}
+    short = name.rsplit(".", 1)[-1]
+    if short in by_short:
+        hint = f"; did you mean '{by_short[short]}'?"
+    else:
+        match = closest(short, by_short)
+        hint = f"; did you mean '{by_short[match]}'?" if match else did_you_mean(name, catalog.estimators)
+    yield Problem(path, f"'{name}' is not an allowed scikit-learn estimator{hint}")
+    return None
+
+
+def _check_pipeline(est: Estimator, path: Path_, catalog: Catalog) -> Iterator[Problem]:
+    for param in est.params:
+        if param != "verbose":
+            yield Problem((*path, "params", param), f"{PIPELINE} accepts only the 'verbose' param", key=True)
+    if not est.steps:
+        yield Problem(path, f"{PIPELINE} needs 'steps': a list of {{name, class, params}}")
+        return
+    names = [s.name for s in est.steps]
+    for i, step in enumerate(est.steps):
+        here = (*path, "steps", i)
+        if names.index(step.name) != i:
+            yield Problem((*here, "name"), f"duplicate step name '{step.name}'")
+        info = yield from _check_class(step.class_, (*here, "class"), catalog)
+        if info is None:
+            continue
+        if step.class_ == PIPELINE:
+            yield Problem((*here, "class"), "nested pipelines are not supported; list the steps")
+            continue
+        last = i == len(est.steps) - 1
+        if not last and info.kind != "transformer":
+            yield Problem(
+                (*here, "class"), f"{step.class_} is a {info.kind}; every step but the last must be a transformer"
+            )
+        if last and info.kind not in SUPERVISED:
+            yield Problem(
+                (*here, "class"), f"{step.class_} is a {info.kind}; the last step must be a classifier or regressor"
+            )
+        yield from check_params(step.params, info, (*here, "params"))
+
+
+def check_params(params: dict[str, Any], info: EstimatorInfo, path: Path_) -> Iterator[Problem]:
+    short = info.path.rsplit(".", 1)[-1]
+    for name, value in params.items():
+        if name not in info.params:
+            hint = did_you_mean(name, info.params)
+            yield Problem((*path, name), f"{short} has no parameter '{name}'{hint}", key=True)
+            continue
+        constraints = info.constraints.get(name)
+        if constraints and not any(c.accepts(value) for c in constraints):
+            wanted = " or ".join(c.desc for c in constraints)
+            yield Problem((*path, name), f"must be {wanted} (got {_show(value)})")
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+# --- Dataset -----------------------------------------------------------------------------
+
+
+def check_dataset(ds: Dataset, repo: Path, catalog: Catalog) -> Iterator[Problem]:
+    columns: tuple[str, ...] | None = None
+    task: str | None = None
+    source = ds.source
+    if isinstance(source, SklearnSource):
+        info = catalog.datasets.get(source.sklearn)
+        if info is None:
+            yield Problem(
+                ("source", "sklearn"),
+                f"'{source.sklearn}' is not a bundled scikit-learn dataset"
+                f"{did_you_mean(source.sklearn, catalog.datasets)} "
+                f"(available: {', '.join(catalog.datasets)})",
+            )
+        else:
+            columns, task = info.columns, info.task
+    elif isinstance(source, (CsvSource, ParquetSource)):
+        kind = "csv" if isinstance(source, CsvSource) else "parquet"
+        rel = source.csv if isinstance(source, CsvSource) else source.parquet
+        problem = check_repo_path(rel, repo, DATA_SUFFIXES[kind])
+        if problem is not None:
+            yield Problem(("source", kind), problem)
+        elif kind == "csv":
+            columns = csv_header(repo / rel)
+    if columns is not None:
+        yield from _check_columns(ds, columns)
+    if task == "regression" and ds.split.stratify:
+        yield Problem(
+            ("split", "stratify"), "stratify needs a classification target; this dataset's target is continuous"
+        )
+
+
+def _check_columns(ds: Dataset, columns: tuple[str, ...]) -> Iterator[Problem]:
+    def unknown(col: str) -> str:
+        return f"no column '{col}' in the dataset{did_you_mean(col, columns)}"
+
+    if ds.target not in columns:
+        yield Problem(("target",), unknown(ds.target))
+    for i, feature in enumerate(ds.features or ()):
+        if feature not in columns:
+            yield Problem(("features", i), unknown(feature))
+        elif feature == ds.target:
+            yield Problem(("features", i), "the target column cannot also be a feature")
+    for col in ds.checks.columns:
+        if col not in columns:
+            yield Problem(("checks", "columns", col), unknown(col), key=True)
+
+
+def csv_header(path: Path) -> tuple[str, ...] | None:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            row = next(csv.reader(fh), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return tuple(c.strip() for c in row) if row else None
+
+
+def check_repo_path(rel: str, repo: Path, suffixes: tuple[str, ...]) -> str | None:
+    """Paths in specs stay inside the repository, symlinks included (specs are data)."""
+    if "\x00" in rel:
+        return "path contains a NUL byte"
+    if os.path.isabs(rel) or rel.startswith("~") or (len(rel) > 1 and rel[1] == ":"):
+        return f"'{rel}' is absolute; use a path relative to the repository root"
+    parts = Path(rel).parts
+    if ".." in parts:
+        return f"'{rel}' leaves the repository ('..' is not allowed)"
+    root = repo.resolve()
+    target = (repo / rel).resolve()
+    if not target.is_relative_to(root):
+        return f"'{rel}' resolves outside the repository (through a symlink)"
+    if not target.exists():
+        return f"no such file '{rel}' in the repository"
+    if not target.is_file():
+        return f"'{rel}' is not a file"
+    if not rel.lower().endswith(suffixes):
+        return f"'{rel}' should end with {' or '.join(suffixes)}"
+    return None
+
+
+# --- Gate --------------------------------------------------------------------------------
+
+
+def check_gate(gate: Gate, catalog: Catalog) -> Iterator[Problem]:
+    for i, rule in enumerate(gate.rules):
+        yield from check_scorer(rule.metric, ("rules", i, "metric"), catalog)

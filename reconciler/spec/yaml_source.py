@@ -1,0 +1,294 @@
+"""Read a YAML spec file into plain data, keeping the position of every key and value.
+
+Hostile input is expected (specs come from pull requests): size, encoding, nesting depth and
+alias expansion are bounded *before* anything walks the data as a tree, and every failure of
+the YAML library becomes a positioned diagnostic rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from reconciler.diagnostics import Diagnostic
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_NODES = 100_000  # after alias expansion, per file
+MAX_DEPTH = 64
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document: plain data plus the round-trip tree that knows where things are."""
+
+    file: str
+    index: int
+    data: Any
+    tree: Any
+
+    def position(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """1-based (line, col) of the value at `path`, or of its key when `key` is true.
+
+        Walks as far as the path exists; a missing tail (a required field that is absent)
+        points at the deepest node that does exist.
+        """
+        node = self.tree
+        line, col = _start(node)
+        for i, step in enumerate(path):
+            last = i == len(path) - 1
+            if isinstance(node, CommentedMap) and isinstance(step, str) and step in node:
+                pos = _map_pos(node, step, key=key and last)
+                if pos is not None:
+                    line, col = pos
+                node = node[step]
+            elif isinstance(node, CommentedSeq) and isinstance(step, int) and 0 <= step < len(node):
+                with contextlib.suppress(KeyError, TypeError, AttributeError):
+                    line, col = node.lc.item(step)
+                node = node[step]
+            else:
+                break
+        return line + 1, col + 1
+
+
+def _start(node: Any) -> tuple[int, int]:
+    lc = getattr(node, "lc", None)
+    if lc is not None and lc.line is not None:
+        return lc.line, lc.col
+    return 0, 0
+
+
+def _map_pos(node: CommentedMap, step: str, *, key: bool) -> tuple[int, int] | None:
+    data = node.lc.data.get(step)
+    if data is None:  # a key brought in by a `<<` merge has no position of its own
+        return None
+    if key:
+        return data[0], data[1]
+    child = node[step]
+    if isinstance(child, (CommentedMap, CommentedSeq)) and not _is_flow(child):
+        # A block mapping's "value position" is the line after the key; point at the key.
+        return data[0], data[1]
+    return data[2], data[3]
+
+
+def _is_flow(node: Any) -> bool:
+    fa = getattr(node, "fa", None)
+    return bool(fa is not None and fa.flow_style())
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    documents: tuple[Document, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def parse_file(path: Path, display: str) -> ParsedFile:
+    """Parse every document of one file; never raises for bad content."""
+
+    def fail(line: int, col: int, message: str) -> ParsedFile:
+        return ParsedFile((), (Diagnostic(display, line, col, message),))
+
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return fail(1, 1, f"file is too large ({size} bytes; the limit is {MAX_FILE_BYTES})")
+        raw = path.read_bytes()
+    except OSError as exc:
+        return fail(1, 1, f"cannot read file: {exc.strerror or exc}")
+    text, problem = decode(raw)
+    if problem is not None:
+        return ParsedFile((), (Diagnostic(display, *problem),))
+    assert text is not None
+    if not text.strip():
+        return fail(1, 1, "empty file: expected at least one spec document")
+    return parse_text(text, display)
+
+
+def decode(raw: bytes) -> tuple[str | None, tuple[int, int, str] | None]:
+    if b"\x00" in raw:
+        line, col = _line_col(raw, raw.index(b"\x00"))
+        return None, (line, col, "binary file (NUL byte): specs must be UTF-8 text")
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        line, col = _line_col(raw, exc.start)
+        return None, (line, col, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})")
+
+
+def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
+    before = raw[:offset]
+    line = before.count(b"\n") + 1
+    col = offset - (before.rfind(b"\n") + 1) + 1
+    return line, col
+
+
+def parse_text(text: str, display: str) -> ParsedFile:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    trees: list[Any] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for tree in yaml.load_all(text):
+                trees.append(tree)
+    except MarkedYAMLError as exc:
+        return ParsedFile((), (_yaml_error(exc, display),))
+    except RecursionError:
+        return ParsedFile((), (Diagnostic(display, 1, 1, "YAML is nested too deeply"),))
+    except (YAMLError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        # ruamel raises plain Python errors on some malformed input; report, never crash.
+        return ParsedFile((), (Diagnostic(display, 1, 1, f"invalid YAML: {exc}"),))
+
+    documents: list[Document] = []
+    diagnostics: list[Diagnostic] = []
+    starts: list[tuple[int, int]] | None = None
+    for index, tree in enumerate(trees):
+        line, col = _start(tree)
+        if tree is None:  # an empty document has no node to carry a position
+            starts = starts if starts is not None else _document_starts(text)
+            line, col = starts[index] if index < len(starts) else (0, 0)
+        problem = _check_shape(tree)
+        if problem is not None:
+            diagnostics.append(Diagnostic(display, line + 1, col + 1, problem))
+            continue
+        try:
+            data = to_plain(tree)
+        except _KeyProblem as exc:
+            line, col = exc.position
+            diagnostics.append(Diagnostic(display, line + 1, col + 1, str(exc)))
+            continue
+        documents.append(Document(display, index, data, tree))
+    if not trees:
+        diagnostics.append(Diagnostic(display, 1, 1, "empty file: expected at least one spec document"))
+    return ParsedFile(tuple(documents), tuple(diagnostics))
+
+
+def _document_starts(text: str) -> list[tuple[int, int]]:
+    yaml = YAML(typ="rt")
+    return [
+        (event.start_mark.line, event.start_mark.column)
+        for event in yaml.parse(text)
+        if type(event).__name__ == "DocumentStartEvent"
+    ]
+
+
+def _yaml_error(exc: MarkedYAMLError, display: str) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = (exc.problem or "").strip()
+    if "\\t" in problem or "\t" in problem:
+        message = "tab character where YAML expects spaces (indent with spaces)"
+    elif "duplicate key" in problem:
+        key = problem.split('"')[1] if '"' in problem else "?"
+        message = f"duplicate key '{key}'"
+        if exc.context_mark is not None:
+            message += f" (first at line {exc.context_mark.line + 1})"
+    else:
+        context = (exc.context or "").strip()
+        message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+    return Diagnostic(display, line, col, message)
+
+
+def _check_shape(tree: Any) -> str | None:
+    """Refuse empty and non-mapping documents, deep nesting and alias bombs before any walk."""
+    if tree is None:
+        return "empty document: expected a mapping with 'kind' and 'name'"
+    if not isinstance(tree, CommentedMap):
+        return f"a spec document must be a mapping, not a {_type_word(tree)}"
+    sizes: dict[int, int] = {}
+    try:
+        total = _expanded_size(tree, sizes, set(), 0)
+    except _ShapeProblem as exc:
+        return str(exc)
+    if total > MAX_NODES:
+        return f"document expands to {total} nodes through YAML aliases (the limit is {MAX_NODES})"
+    return None
+
+
+class _ShapeProblem(Exception):
+    pass
+
+
+def _expanded_size(node: Any, sizes: dict[int, int], active: set[int], depth: int) -> int:
+    # Memoised by identity: an alias shares its target object, so this costs one visit per
+    # distinct node while counting what a tree walk would visit.
+    if not isinstance(node, (dict, list)):
+        return 1
+    if depth > MAX_DEPTH:
+        raise _ShapeProblem(f"YAML is nested more than {MAX_DEPTH} levels deep")
+    ident = id(node)
+    if ident in sizes:
+        return sizes[ident]
+    if ident in active:
+        raise _ShapeProblem("recursive YAML alias: a node contains itself")
+    active.add(ident)
+    children: Iterator[Any] = iter(node.values()) if isinstance(node, dict) else iter(node)
+    total = 1
+    for child in children:
+        total += _expanded_size(child, sizes, active, depth + 1)
+        if total > MAX_NODES:
+            break
+    active.discard(ident)
+    sizes[ident] = total
+    return total
+
+
+class _KeyProblem(Exception):
+    def __init__(self, message: str, position: tuple[int, int]) -> None:
+        super().__init__(message)
+        self.position = position
+
+
+def to_plain(node: Any) -> Any:
+    """Convert ruamel's round-trip types to plain JSON-like Python values."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for k, v in node.items():
+            if not isinstance(k, str):
+                pos = _start(node)
+                if isinstance(node, CommentedMap):
+                    found = node.lc.data.get(k)
+                    if found is not None:
+                        pos = (found[0], found[1])
+                raise _KeyProblem(f"mapping keys must be strings, not {_type_word(k)}", pos)
+            out[str(k)] = to_plain(v)
+        return out
+    if isinstance(node, list):
+        return [to_plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, (datetime.date, datetime.datetime)):
+        return node.isoformat()
+    return str(node)
+
+
+def _type_word(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, int):
+        return "number"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
