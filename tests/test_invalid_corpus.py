@@ -68,7 +68,9 @@ def test_oversized_file(example_repo: Path, capsys: pytest.CaptureFixture[str]) 
     )
 
 
-def test_spec_file_symlinked_out_of_repo(example_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_spec_file_symlinked_out_of_repo(
+    example_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     outside = tmp_path / "outside.yaml"
     outside.write_text((example_repo / "specs" / "gates" / "regression-quality.yaml").read_text())
     (example_repo / "specs" / "gates" / "linked.yaml").symlink_to(outside)

@@ -180,6 +180,14 @@ def _constraint_from_json(c: dict[str, Any]) -> Constraint:
 
 
 def build_catalog() -> dict[str, Any]:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # deprecated estimators still train
+        return _build_catalog()
+
+
+def _build_catalog() -> dict[str, Any]:
     import sklearn
     import sklearn.datasets
     import sklearn.metrics

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from reconciler.spec.kinds import Dataset, Estimator, Model
 from reconciler.spec.resolve import ResolvedModel
@@ -78,6 +79,30 @@ def fingerprint(resolved: ResolvedModel, dataset_hash: str) -> str:
     that this function stays pure.
     """
     return sha256_json(training_inputs(resolved.model, resolved.dataset, dataset_hash))
+
+
+class DatasetHasher(Protocol):
+    """Gives a dataset's content hash: a hex digest of the rows and columns it loads.
+
+    It must be stable across machines and processes (the data layer implements it; tests
+    may pass a table). Same content, same hash, wherever the file lives.
+    """
+
+    def content_hash(self, dataset: Dataset) -> str: ...
+
+
+def fingerprints(
+    resolved: Mapping[tuple[str, str], ResolvedModel], hasher: DatasetHasher
+) -> dict[tuple[str, str], str]:
+    """Fingerprint of every (environment, model); each dataset is hashed once."""
+    hashes: dict[str, str] = {}
+    out: dict[tuple[str, str], str] = {}
+    for key, item in resolved.items():
+        name = item.dataset.name
+        if name not in hashes:
+            hashes[name] = hasher.content_hash(item.dataset)
+        out[key] = fingerprint(item, hashes[name])
+    return out
 
 
 def spec_hash(value: Any) -> str:

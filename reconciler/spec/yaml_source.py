@@ -17,7 +17,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError
 
 from reconciler.diagnostics import Diagnostic
 
@@ -145,9 +145,10 @@ def parse_text(text: str, display: str) -> ParsedFile:
         return ParsedFile((), (_yaml_error(exc, display),))
     except RecursionError:
         return ParsedFile((), (Diagnostic(display, 1, 1, "YAML is nested too deeply"),))
-    except (YAMLError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
-        # ruamel raises plain Python errors on some malformed input; report, never crash.
-        return ParsedFile((), (Diagnostic(display, 1, 1, f"invalid YAML: {exc}"),))
+    except Exception as exc:
+        # ruamel raises plain Python errors (even AssertionError, for `%YAML 1.3`) on some
+        # malformed input; whatever the parser raises, the user gets a message, never a crash.
+        return ParsedFile((), (Diagnostic(display, 1, 1, f"invalid YAML: {exc or type(exc).__name__}"),))
 
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main
+from tests.conftest import ROOT
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_examples_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["validate", str(ROOT)], capsys)
+    assert code == 0
+    assert out == "13 objects in 13 files: valid\n"
+
+
+def break_model(repo: Path) -> None:
+    path = repo / "specs" / "models" / "wine-classifier.yaml"
+    path.write_text(path.read_text().replace("C: 1.0", "C: -1").replace("f1_macro", "f1_mcro"))
+
+
+def test_text_format_lists_every_error_sorted(example_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    break_model(example_repo)
+    (example_repo / "environments" / "staging.yaml").write_text(
+        (example_repo / "environments" / "staging.yaml").read_text().replace("promotes_from: dev", "promotes_from: deb")
+    )
+    code, out, _ = run(["validate", str(example_repo)], capsys)
+    assert code == 1
+    assert out.splitlines() == [
+        "environments/staging.yaml:4:16: promotes_from: no Environment named 'deb'; did you mean 'dev'?",
+        "specs/models/wine-classifier.yaml:14:19: estimator.steps[1].params.C: "
+        "must be a float in the range (0.0, inf] (got -1)",
+        "specs/models/wine-classifier.yaml:16:21: metrics[1]: unknown scorer 'f1_mcro'; did you mean 'f1_micro'?",
+        "3 errors in 2 files (13 objects in 13 files checked)",
+    ]
+
+
+def test_github_format(example_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    break_model(example_repo)
+    code, out, _ = run(["validate", str(example_repo), "--format", "github"], capsys)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == (
+        "::error file=specs/models/wine-classifier.yaml,line=14,col=19::"
+        "estimator.steps[1].params.C: must be a float in the range (0.0, inf] (got -1)"
+    )
+    assert lines[-1] == "2 errors in 1 file (13 objects in 13 files checked)"
+
+
+def test_json_format(example_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    break_model(example_repo)
+    code, out, _ = run(["validate", str(example_repo), "--format", "json"], capsys)
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["valid"] is False
+    assert doc["objects"] == 13 and doc["files"] == 13
+    assert [(e["file"], e["line"], e["col"]) for e in doc["errors"]] == [
+        ("specs/models/wine-classifier.yaml", 14, 19),
+        ("specs/models/wine-classifier.yaml", 16, 21),
+    ]
+
+
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", str(tmp_path / "missing")])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", "--format", "xml"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_empty_repository_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["validate", str(tmp_path)], capsys)
+    assert code == 0
+    assert out == "0 objects in 0 files: valid\n"
+
+
+def test_validate_imports_neither_mlflow_nor_sklearn() -> None:
+    probe = (
+        "import sys\n"
+        "from reconciler.cli import main\n"
+        f"code = main(['validate', {str(ROOT)!r}])\n"
+        "heavy = sorted(m for m in ('mlflow', 'sklearn', 'pandas', 'numpy') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+        "raise SystemExit(code)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout
+
+
+def test_python_dash_m_and_console_script(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate", str(ROOT)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == "13 objects in 13 files: valid"
+    script = Path(sys.executable).with_name("reconciler")
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and result.stdout.startswith("reconciler ")
