@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from reconciler import __version__
-from reconciler.cli import schema, validate
+from reconciler.cli import apply, history, plan, schema, status, validate
 from reconciler.diagnostics import ReconcilerError
 
-COMMANDS = (validate, schema)
+COMMANDS = (validate, plan, apply, status, history, schema)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -35,3 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("reconciler: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # A bug, not a user error: one line by default, the traceback when asked for.
+        if os.environ.get("RECONCILER_DEBUG"):
+            raise
+        print(f"reconciler: internal error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        print("reconciler: set RECONCILER_DEBUG=1 to see the traceback", file=sys.stderr)
+        return 3

@@ -63,6 +63,8 @@ class ParquetSource(Spec):
 
 
 def _source_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):  # serializing: the model knows its own kind
+        return next((k for k in SOURCE_KINDS if k in type(value).model_fields), None)
     if isinstance(value, dict):
         present = [k for k in SOURCE_KINDS if k in value]
         return present[0] if len(present) == 1 else None

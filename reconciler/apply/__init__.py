@@ -1,0 +1,1 @@
+"""Execute a plan step by step: train, evaluate, promote. Every step is safe to repeat."""

@@ -1,0 +1,324 @@
+"""Apply a plan. Each step re-reads what it depends on, so a rerun after a crash or a race
+converges: a fingerprint already registered is reused, a verdict already recorded is not
+recomputed, an alias is moved only if it still points where the plan saw it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from reconciler import __version__
+from reconciler.apply import train
+from reconciler.diagnostics import ReconcilerError
+from reconciler.engine import Target
+from reconciler.gates.evaluate import evaluate
+from reconciler.plan.model import Action, Kind, Plan
+from reconciler.spec.catalog import Catalog
+from reconciler.spec.fingerprint import spec_hash
+from reconciler.state import tags as t
+from reconciler.state.actual import LedgerEntry, RegisteredModelState, Verdict, VersionState
+from reconciler.state.mlflow_store import Candidate, MlflowStore
+from reconciler.vcs.git import Provenance
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Action
+    status: str  # done | skipped | failed
+    message: str
+    seconds: float = 0.0
+    version: str | None = None
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def trained(self) -> int:
+        return sum(
+            1 for o in self.outcomes if o.action.kind is Kind.TRAIN and o.status == "done" and "reused" not in o.message
+        )
+
+
+Listener = Callable[[str, Action, Outcome | None], None]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Executor:
+    def __init__(
+        self,
+        store: MlflowStore,
+        targets: Mapping[tuple[str, str], Target],
+        catalog: Catalog,
+        provenance: Provenance,
+        listener: Listener | None = None,
+    ) -> None:
+        self.store = store
+        self.targets = targets
+        self.catalog = catalog
+        self.provenance = provenance
+        self.listener = listener or (lambda phase, action, outcome: None)
+        self.models: dict[str, RegisteredModelState | None] = {}
+        self.failed_fingerprints: dict[tuple[str, str], str] = {}
+        self.plan_id = ""
+
+    def run(self, plan: Plan) -> Report:
+        self.plan_id = plan.id
+        report = Report()
+        for action in plan.actions:
+            if action.kind is Kind.NOOP:
+                continue
+            self.listener("start", action, None)
+            start = time.perf_counter()
+            try:
+                status, message, version = self._step(action)
+            except ReconcilerError as exc:
+                status, message, version = "failed", str(exc), None
+            except Exception as exc:
+                # One model's failure (a library error while training, say) must not stop the
+                # others from converging; it is reported with its type, and apply exits 1.
+                status, message, version = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0], None
+            outcome = Outcome(action, status, message, time.perf_counter() - start, version)
+            report.outcomes.append(outcome)
+            self.listener("end", action, outcome)
+        return report
+
+    # --- registry reads, cached per model and refreshed after every write ---------------
+
+    def _model(self, name: str, refresh: bool = False) -> RegisteredModelState | None:
+        if refresh or name not in self.models:
+            self.models[name] = self.store.read_model(name)
+        return self.models[name]
+
+    def _version(self, name: str, fingerprint: str | None, version: str | None) -> VersionState | None:
+        rm = self._model(name)
+        if rm is None:
+            return None
+        if version is not None and version in rm.versions:
+            return rm.versions[version]
+        return rm.by_fingerprint(fingerprint) if fingerprint else None
+
+    def _step(self, action: Action) -> tuple[str, str, str | None]:
+        if action.kind is Kind.BLOCKED:
+            return "failed", action.reason, action.to_version
+        if action.kind is Kind.TRAIN:
+            return self._train(action)
+        if action.kind is Kind.EVALUATE:
+            return self._evaluate(action)
+        if action.kind is Kind.PROMOTE:
+            return self._promote(action)
+        if action.kind is Kind.DEMOTE:
+            return self._demote(action)
+        return "skipped", "nothing to do", None
+
+    # --- train ----------------------------------------------------------------------------
+
+    def _train(self, action: Action) -> tuple[str, str, str | None]:
+        assert action.fingerprint is not None
+        existing = self._version(action.model, action.fingerprint, None)
+        if existing is not None:
+            return "done", f"reused v{existing.version} (fingerprint already registered)", existing.version
+        target = self.targets[(action.environment, action.model)]
+        from reconciler.data.frames import check_data, load_frame, split
+
+        dataset = target.resolved.dataset
+        frame = load_frame(dataset, target.data_root)
+        problems = check_data(dataset, frame)
+        if problems:
+            reason = "data checks failed: " + "; ".join(problems)
+            self.failed_fingerprints[(action.model, action.fingerprint)] = reason
+            return "failed", reason, None
+        data = split(dataset, frame)
+        model = target.resolved.model
+        start = time.perf_counter()
+        estimator = train.fit(model.estimator, model.seed, data, self.catalog)
+        fit_seconds = time.perf_counter() - start
+        metrics = train.score(estimator, model.metrics, data.x_test, data.y_test)
+        example = data.x_test.head(5)
+        tags = {
+            t.FINGERPRINT: action.fingerprint,
+            t.SPEC_HASH: spec_hash(target.entry.spec),
+            t.SPEC_FILE: target.spec_file,
+            t.DATASET_HASH: target.dataset_hash,
+            t.GIT_COMMIT: self.provenance.commit,
+            t.VERSION: __version__,
+            t.PLAN_ID: self.plan_id,
+        }
+        if target.resolved.pin:
+            tags[t.PREFIX + "pin"] = target.resolved.pin
+        version = self.store.log_candidate(
+            Candidate(
+                model_name=action.model,
+                estimator=estimator,
+                input_example=example,
+                predictions_example=estimator.predict(example),
+                params={**train.flat_params(model.estimator), "seed": model.seed, "fit_seconds": round(fit_seconds, 4)},
+                metrics=metrics,
+                spec=target.entry.spec,
+                tags=tags,
+                pip_requirements=train.pip_requirements(),
+            )
+        )
+        self._model(action.model, refresh=True)
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        return "done", f"trained v{version.version}: {shown}", version.version
+
+    # --- evaluate -------------------------------------------------------------------------
+
+    def _evaluate(self, action: Action) -> tuple[str, str, str | None]:
+        version = self._version(action.model, action.fingerprint, action.to_version)
+        if version is None:
+            why = self.failed_fingerprints.get((action.model, action.fingerprint or ""), "no version to evaluate")
+            return "skipped", why, None
+        results = []
+        failed = False
+        for env in action.evaluate_in:
+            target = self.targets.get((env, action.model))
+            if target is None:
+                continue
+            verdict = version.verdict(env)
+            if verdict is not None and verdict.gates_hash == target.entry.gates_hash:
+                results.append(f"{env}: {'passed' if verdict.passed else 'failed'} (recorded)")
+                failed = failed or not verdict.passed
+                continue
+            verdict = self._judge(action.model, version, env, target)
+            self.store.set_version_tag(action.model, version.version, t.GATE_PREFIX + env, verdict.to_json())
+            version = replace(version, tags={**version.tags, t.GATE_PREFIX + env: verdict.to_json()})
+            self._remember(version)
+            if verdict.passed:
+                results.append(f"{env}: passed")
+            else:
+                failed = True
+                results.append(f"{env}: FAILED " + "; ".join(f"{r.gate}: {r.describe()}" for r in verdict.failures()))
+        message = f"v{version.version} " + " | ".join(results)
+        return ("failed" if failed else "done"), message, version.version
+
+    def _judge(self, name: str, version: VersionState, env: str, target: Target) -> Verdict:
+        rm = self._model(name)
+        current_version = rm.aliases.get(env) if rm else None
+        current = rm.versions.get(current_version) if rm and current_version else None
+        needed = {r.metric for g in target.entry.gates for r in g.rules}
+        candidate = self._metrics(version, needed, target)
+        baseline = None
+        if current is not None and current.version != version.version:
+            baseline = self._metrics(current, needed, target)
+        elif current is not None:
+            baseline = None  # the environment already holds this version: no regression against itself
+        return evaluate(
+            env,
+            target.entry.gates,
+            candidate,
+            baseline,
+            against=current.version if current is not None and baseline is not None else None,
+            at=_now(),
+            commit=self.provenance.commit,
+        )
+
+    def _metrics(self, version: VersionState, needed: set[str], target: Target) -> dict[str, float]:
+        """Recorded metrics; a metric added to the spec after training is computed and recorded."""
+        metrics = version.metrics
+        missing = sorted(needed - set(metrics))
+        if missing:
+            from reconciler.data.frames import load_frame, split
+
+            dataset = target.resolved.dataset
+            data = split(dataset, load_frame(dataset, target.data_root))
+            estimator = self.store.load_model(version.model, version.version)
+            computed = train.score(estimator, missing, data.x_test, data.y_test)
+            for key, value in computed.items():
+                self.store.set_version_tag(version.model, version.version, t.METRIC_PREFIX + key, repr(value))
+            metrics = {**metrics, **computed}
+            self._remember(
+                replace(version, tags={**version.tags, **{t.METRIC_PREFIX + k: repr(v) for k, v in computed.items()}})
+            )
+        return metrics
+
+    def _remember(self, version: VersionState) -> None:
+        rm = self.models.get(version.model)
+        if rm is not None:
+            self.models[version.model] = replace(rm, versions={**rm.versions, version.version: version})
+
+    # --- promote / demote -------------------------------------------------------------------
+
+    def _promote(self, action: Action) -> tuple[str, str, str | None]:
+        version = self._version(action.model, action.fingerprint, action.to_version)
+        if version is None:
+            why = self.failed_fingerprints.get((action.model, action.fingerprint or ""), "no version to promote")
+            return "skipped", why, None
+        target = self.targets[(action.environment, action.model)]
+        for env, gates in [*reversed(target.entry.ancestors), (action.environment, target.entry.gates_hash)]:
+            verdict = version.verdict(env)
+            if verdict is None or verdict.gates_hash != gates:
+                return "failed", f"v{version.version} has no current verdict for the gates of '{env}'", None
+            if not verdict.passed:
+                where = "its gates" if env == action.environment else f"the gates of '{env}'"
+                details = "; ".join(f"{r.gate}: {r.describe()}" for r in verdict.failures())
+                return (
+                    "failed",
+                    f"v{version.version} failed {where}: {details}; alias stays at {_v(action.from_version)}",
+                    None,
+                )
+        rm = self._model(action.model)
+        if rm is not None and rm.aliases.get(action.environment) == version.version:
+            return "done", f"already at v{version.version}", version.version
+        self.store.move_alias(action.model, action.environment, action.from_version, version.version)
+        self.store.append_ledger(
+            action.model,
+            LedgerEntry(
+                0,
+                action.environment,
+                action.from_version,
+                version.version,
+                self.provenance.commit,
+                _now(),
+                self.plan_id,
+                action.reason,
+            ),
+        )
+        self._model(action.model, refresh=True)
+        return "done", f"{action.environment}: {_v(action.from_version)} -> v{version.version}", version.version
+
+    def _demote(self, action: Action) -> tuple[str, str, str | None]:
+        self.store.move_alias(action.model, action.environment, action.from_version, None)
+        self.store.append_ledger(
+            action.model,
+            LedgerEntry(
+                0,
+                action.environment,
+                action.from_version,
+                None,
+                self.provenance.commit,
+                _now(),
+                self.plan_id,
+                action.reason,
+            ),
+        )
+        self._model(action.model, refresh=True)
+        return "done", f"{action.environment}: {_v(action.from_version)} -> (none)", None
+
+
+def _v(version: str | None) -> str:
+    return f"v{version}" if version else "(none)"
+
+
+def describe(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "kind": outcome.action.kind.value,
+        "environment": outcome.action.environment,
+        "model": outcome.action.model,
+        "status": outcome.status,
+        "message": outcome.message,
+        "seconds": round(outcome.seconds, 3),
+        "version": outcome.version,
+    }

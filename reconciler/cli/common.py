@@ -1,0 +1,52 @@
+"""What plan, apply and status share: load the specs, open the registry, compute the plan."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.engine import Desired, InvalidSpecs, check_untrained_data, load_desired, make_plan
+from reconciler.plan.model import Plan
+from reconciler.render.diagnostics import render as render_diagnostics
+from reconciler.state.actual import ActualState
+from reconciler.state.mlflow_store import MlflowStore
+
+
+def add_repo(p: Any) -> None:
+    p.add_argument("repo", nargs="?", default=".", type=Path, help="repository root (default: .)")
+    p.add_argument("--env", action="append", metavar="ENV", help="only this environment (repeatable)")
+
+
+@dataclass
+class Session:
+    repo: Path
+    desired: Desired
+    store: MlflowStore
+    actual: ActualState
+    plan: Plan
+    scope: Sequence[str] | None
+
+
+def open_session(repo: Path, scope: Sequence[str] | None, *, check_data: bool) -> Session:
+    desired = load_desired(repo)
+    store = MlflowStore.for_repo(repo)
+    actual = store.read()
+    if check_data:
+        desired = check_untrained_data(desired, actual, scope)
+    return Session(repo, desired, store, actual, make_plan(desired, actual, scope), scope)
+
+
+def report_invalid(exc: InvalidSpecs) -> int:
+    print(render_diagnostics(exc.diagnostics, 0, 0, "text").rsplit("\n", 1)[0], file=sys.stderr)
+    print(f"reconciler: {exc}", file=sys.stderr)
+    return 1
+
+
+def check_repo(args: Any) -> Path:
+    repo: Path = args.repo
+    if not repo.is_dir():
+        args.parser_error(f"repository '{repo}' is not a directory")
+    return repo.absolute()

@@ -1,0 +1,33 @@
+"""`reconciler status`: environment x model, desired against actual, in Argo CD's words."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from reconciler.cli.common import add_repo, check_repo, open_session, report_invalid
+from reconciler.engine import InvalidSpecs
+from reconciler.render.status import status_rows
+from reconciler.render.views import render
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("status", help="desired vs actual version of every model in every environment")
+    add_repo(p)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(run=run, parser_error=p.error)
+
+
+def run(args: argparse.Namespace) -> int:
+    repo = check_repo(args)
+    try:
+        session = open_session(repo, args.env, check_data=False)
+    except InvalidSpecs as exc:
+        return report_invalid(exc)
+    rows = status_rows(session.plan, session.actual)
+    if args.format == "json":
+        print(json.dumps([r.__dict__ for r in rows], indent=2))
+    else:
+        print(render("status.txt.j2", rows=rows), end="")
+    return 0 if all(r.state == "Synced" for r in rows) else 1

@@ -1,0 +1,1 @@
+"""Datasets for real: loading, content hashes, splits and data checks."""

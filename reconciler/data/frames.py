@@ -1,0 +1,101 @@
+"""Load a dataset into features and target, split it deterministically, check its contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.spec.kinds import CsvSource, Dataset, SklearnSource
+
+
+@dataclass(frozen=True)
+class Split:
+    x_train: Any
+    x_test: Any
+    y_train: Any
+    y_test: Any
+
+
+def load_frame(dataset: Dataset, repo: Path) -> Any:
+    """The whole dataset as a pandas DataFrame (features and target columns)."""
+    import pandas as pd
+
+    source = dataset.source
+    if isinstance(source, SklearnSource):
+        import sklearn.datasets
+
+        bunch = getattr(sklearn.datasets, source.sklearn)(as_frame=True)
+        frame = bunch.frame.copy()
+        frame.columns = [str(c) for c in frame.columns]
+        return frame
+    if isinstance(source, CsvSource):
+        return pd.read_csv(repo / source.csv)
+    return pd.read_parquet(repo / source.parquet)
+
+
+def features_and_target(dataset: Dataset, frame: Any) -> tuple[Any, Any]:
+    features = list(dataset.features) if dataset.features else [c for c in frame.columns if c != dataset.target]
+    return frame[features], frame[dataset.target]
+
+
+def split(dataset: Dataset, frame: Any) -> Split:
+    from sklearn.model_selection import train_test_split
+
+    x, y = features_and_target(dataset, frame)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x,
+        y,
+        test_size=dataset.split.test_size,
+        random_state=dataset.split.seed,
+        stratify=y if dataset.split.stratify else None,
+    )
+    return Split(x_train, x_test, y_train, y_test)
+
+
+_DTYPE_KINDS = {
+    "int": "iu",
+    "float": "f",
+    "number": "iuf",
+    "bool": "b",
+    "datetime": "M",
+}
+
+
+def check_data(dataset: Dataset, frame: Any) -> list[str]:
+    """The dataset's contract; every failure is a sentence naming the column and the numbers."""
+    failures: list[str] = []
+    checks = dataset.checks
+    missing = [c for c in [dataset.target, *(dataset.features or [])] if c not in frame.columns]
+    if missing:
+        failures.append(f"missing column {', '.join(repr(c) for c in missing)}")
+    if checks.min_rows is not None and len(frame) < checks.min_rows:
+        failures.append(f"{len(frame)} rows, fewer than min_rows {checks.min_rows}")
+    if checks.no_nulls:
+        nulls = frame.isna().sum()
+        for column, count in nulls[nulls > 0].items():
+            failures.append(f"column '{column}' has {int(count)} null values (no_nulls)")
+    for column, rule in checks.columns.items():
+        if column not in frame.columns:
+            failures.append(f"missing column '{column}'")
+            continue
+        series = frame[column]
+        if rule.dtype is not None and not _dtype_ok(series, rule.dtype):
+            failures.append(f"column '{column}' has dtype {series.dtype}, expected {rule.dtype}")
+            continue
+        if rule.min is not None and len(series) and series.min() < rule.min:
+            failures.append(f"column '{column}' has minimum {series.min()!r} < {rule.min}")
+        if rule.max is not None and len(series) and series.max() > rule.max:
+            failures.append(f"column '{column}' has maximum {series.max()!r} > {rule.max}")
+    return failures
+
+
+def _dtype_ok(series: Any, dtype: str) -> bool:
+    kind = series.dtype.kind
+    if dtype in _DTYPE_KINDS:
+        return kind in _DTYPE_KINDS[dtype]
+    if dtype == "string":
+        return kind in "OSU" or str(series.dtype) in ("string", "str")
+    if dtype == "category":
+        return str(series.dtype) == "category" or kind in "OSU"
+    return True

@@ -1,0 +1,103 @@
+"""Dataset content hashes: stable across machines and processes, cheap when nothing changed.
+
+Files are hashed by their bytes (like DVC and `sha256sum`), and the digest is cached against
+the file's size, modification time and inode so an unchanged file is never read twice.
+Bundled scikit-learn datasets are hashed from the data files inside the installed package,
+without importing scikit-learn (a no-op plan must not pay a second for it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from reconciler.spec.kinds import CsvSource, Dataset, ParquetSource, SklearnSource
+
+CHUNK = 1024 * 1024
+
+# The files each bundled loader reads (scikit-learn/sklearn/datasets/_base.py).
+BUNDLED_FILES = {
+    "load_iris": ("iris.csv",),
+    "load_wine": ("wine_data.csv",),
+    "load_breast_cancer": ("breast_cancer.csv",),
+    "load_diabetes": ("diabetes_data_raw.csv.gz", "diabetes_target.csv.gz"),
+    "load_digits": ("digits.csv.gz",),
+}
+
+
+def sklearn_data_dir() -> Path:
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("scikit-learn is not installed")
+    return Path(spec.origin).parent / "datasets" / "data"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ContentHasher:
+    """Implements reconciler.spec.fingerprint.DatasetHasher for files in one repository."""
+
+    def __init__(self, repo: Path, cache_file: Path | None = None) -> None:
+        self.repo = repo
+        self.cache_file = cache_file
+        self._cache: dict[str, dict[str, object]] | None = None
+        self._dirty = False
+
+    def content_hash(self, dataset: Dataset) -> str:
+        source = dataset.source
+        if isinstance(source, SklearnSource):
+            digest = hashlib.sha256(f"sklearn:{source.sklearn}\n".encode())
+            for name in BUNDLED_FILES[source.sklearn]:
+                digest.update(self.file_hash(sklearn_data_dir() / name).encode())
+            return digest.hexdigest()
+        rel = source.csv if isinstance(source, CsvSource) else source.parquet
+        assert isinstance(source, (CsvSource, ParquetSource))
+        return self.file_hash(self.repo / rel)
+
+    def file_hash(self, path: Path) -> str:
+        st = path.stat()
+        key = str(path.resolve())
+        stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
+        cache = self._load()
+        hit = cache.get(key)
+        if hit is not None and all(hit.get(k) == v for k, v in stamp.items()):
+            return str(hit["sha256"])
+        digest = file_sha256(path)
+        cache[key] = {**stamp, "sha256": digest}
+        self._dirty = True
+        return digest
+
+    def _load(self) -> dict[str, dict[str, object]]:
+        if self._cache is None:
+            self._cache = {}
+            if self.cache_file is not None:
+                try:
+                    loaded = json.loads(self.cache_file.read_text(encoding="utf-8"))
+                    if isinstance(loaded, dict):
+                        self._cache = loaded
+                except (OSError, ValueError):
+                    pass
+        return self._cache
+
+    def save(self) -> None:
+        if not self._dirty or self.cache_file is None or self._cache is None:
+            return
+        try:
+            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.cache_file.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self._cache, fh)
+            os.replace(tmp, self.cache_file)  # atomic: a killed run never leaves half a cache
+            self._dirty = False
+        except OSError:
+            pass

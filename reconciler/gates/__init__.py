@@ -1,0 +1,1 @@
+"""Gate rules and verdicts: pure functions of recorded metrics."""

@@ -1,0 +1,1 @@
+"""Pure planning: (desired, actual) -> Plan. No I/O here."""

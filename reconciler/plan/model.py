@@ -1,0 +1,121 @@
+"""The plan as data: a small closed set of actions, each explaining itself."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+from reconciler.spec.kinds import Gate
+
+PLAN_FORMAT = 1
+
+
+class Kind(str, Enum):
+    TRAIN = "train"
+    EVALUATE = "evaluate"
+    PROMOTE = "promote"
+    DEMOTE = "demote"
+    NOOP = "noop"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: Kind
+    environment: str
+    model: str
+    fingerprint: str | None
+    from_version: str | None  # where the environment's alias points before
+    to_version: str | None  # where it will point; None with a fingerprint: the version train creates
+    reason: str
+    changes: tuple[str, ...] = ()  # what changed, field by field
+    evaluate_in: tuple[str, ...] = ()  # environments whose gates to evaluate (upstream first)
+    gates: tuple[str, ...] = ()
+    drift: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["kind"] = self.kind.value
+        out["changes"] = list(self.changes)
+        out["evaluate_in"] = list(self.evaluate_in)
+        out["gates"] = list(self.gates)
+        return out
+
+
+@dataclass(frozen=True)
+class DesiredEntry:
+    """One (environment, model) as the specs want it, with what planning needs to know."""
+
+    environment: str
+    model: str
+    fingerprint: str
+    spec: Mapping[str, Any]  # the resolved spec recorded on versions (what a diff compares)
+    gates: tuple[Gate, ...]
+    gates_hash: str
+    ancestors: tuple[tuple[str, str], ...] = ()  # (upstream environment, its gates hash), nearest first
+    data_problems: tuple[str, ...] = ()
+    pin: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...]
+    environments: tuple[str, ...]
+    location: str = ""
+    revision: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    def counts(self) -> dict[str, int]:
+        trains = sum(1 for a in self.actions if a.kind is Kind.TRAIN)
+        promotes = sum(1 for a in self.actions if a.kind is Kind.PROMOTE and not a.drift)
+        restores = sum(1 for a in self.actions if a.kind is Kind.PROMOTE and a.drift)
+        return {
+            "train": trains,
+            "evaluate": sum(1 for a in self.actions if a.kind is Kind.EVALUATE),
+            "promote": promotes,
+            "restore": restores,
+            "remove": sum(1 for a in self.actions if a.kind is Kind.DEMOTE),
+            "blocked": sum(1 for a in self.actions if a.kind is Kind.BLOCKED),
+            "noop": sum(1 for a in self.actions if a.kind is Kind.NOOP),
+        }
+
+    @property
+    def has_changes(self) -> bool:
+        return any(a.kind not in (Kind.NOOP, Kind.BLOCKED) for a in self.actions)
+
+    @property
+    def blocked(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.kind is Kind.BLOCKED)
+
+    def summary(self) -> str:
+        c = self.counts()
+        parts = [f"{c['train']} to train", f"{c['promote']} to promote"]
+        if c["evaluate"] and not c["train"]:
+            parts.append(f"{c['evaluate']} to evaluate")
+        if c["restore"]:
+            parts.append(f"{c['restore']} to restore")
+        if c["remove"]:
+            parts.append(f"{c['remove']} to remove")
+        parts.append(f"{c['blocked']} blocked")
+        return "Plan: " + ", ".join(parts) + "."
+
+    @property
+    def id(self) -> str:
+        body = json.dumps([a.to_dict() for a in self.actions], sort_keys=True)
+        return hashlib.sha256(body.encode()).hexdigest()[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": PLAN_FORMAT,
+            "id": self.id,
+            "revision": self.revision,
+            "location": self.location,
+            "environments": list(self.environments),
+            "summary": self.counts(),
+            "actions": [a.to_dict() for a in self.actions],
+            "notes": list(self.notes),
+        }

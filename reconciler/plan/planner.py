@@ -1,0 +1,206 @@
+"""plan(desired, actual) -> Plan. Pure: the same inputs always give the same plan.
+
+Pairs each desired (environment, model) with the registry by fingerprint and alias, like Argo
+CD pairs target and live objects: no version for the fingerprint means train; a version whose
+gates are unknown means evaluate; an alias elsewhere means promote; an alias the specs no
+longer want means demote. Environments go upstream first (dev, staging, production), then
+models by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from reconciler.plan.model import Action, DesiredEntry, Kind, Plan
+from reconciler.state.actual import ActualState, RegisteredModelState, VersionState
+
+ChangesFn = Callable[[Mapping[str, object] | None, Mapping[str, object]], tuple[str, ...]]
+
+
+def _no_changes(old: Mapping[str, object] | None, new: Mapping[str, object]) -> tuple[str, ...]:
+    return ()
+
+
+def plan(
+    desired: Sequence[DesiredEntry],
+    actual: ActualState,
+    environments: Sequence[str],
+    *,
+    scope: Sequence[str] | None = None,
+    changes: ChangesFn = _no_changes,
+    revision: str = "",
+) -> Plan:
+    """`environments` is the promotion order of every environment in the specs; `scope` limits
+    the plan to some of them (`--env`). `changes` renders spec differences (a pure function)."""
+    order = {env: i for i, env in enumerate(environments)}
+    in_scope = set(scope) if scope is not None else set(environments)
+    actions: list[Action] = []
+    trained: set[tuple[str, str]] = set()
+    entries = sorted(desired, key=lambda e: (order.get(e.environment, len(order)), e.environment, e.model))
+    wanted = {(e.environment, e.model) for e in desired}
+    for env in [*environments, *sorted({e.environment for e in desired} - set(environments))]:
+        if env not in in_scope:
+            continue
+        for entry in (e for e in entries if e.environment == env):
+            actions.extend(_plan_entry(entry, actual, trained, changes))
+        actions.extend(_demotions(env, actual, wanted))
+    # Environments that exist only in the registry (removed from git): remove what we put there.
+    for env in sorted(_registry_environments(actual) - set(environments)):
+        if scope is None or env in in_scope:
+            actions.extend(_demotions(env, actual, wanted))
+    return Plan(tuple(actions), tuple(environments), actual.location, revision)
+
+
+def _registry_environments(actual: ActualState) -> set[str]:
+    return {e.environment for rm in actual.models.values() for e in rm.ledger}
+
+
+def _gate_words(entry: DesiredEntry) -> tuple[str, ...]:
+    out = []
+    for gate in entry.gates:
+        rules = []
+        for r in gate.rules:
+            if r.min is not None:
+                rules.append(f"{r.metric} >= {r.min:g}")
+            if r.max is not None:
+                rules.append(f"{r.metric} <= {r.max:g}")
+            if r.max_regression is not None:
+                rules.append(f"{r.metric} regression <= {r.max_regression:g}")
+        out.append(f"{gate.name} ({', '.join(rules)})")
+    return tuple(out)
+
+
+def _plan_entry(
+    entry: DesiredEntry, actual: ActualState, trained: set[tuple[str, str]], changes: ChangesFn
+) -> list[Action]:
+    env, name, fp = entry.environment, entry.model, entry.fingerprint
+    gates = _gate_words(entry)
+
+    def act(kind: Kind, reason: str, **kw: object) -> Action:
+        return Action(kind, env, name, fp, current, kw.pop("to", None), reason, gates=gates, **kw)  # type: ignore[arg-type]
+
+    rm = actual.model(name)
+    current = rm.aliases.get(env) if rm else None
+    if name in actual.unmanaged:
+        return [act(Kind.BLOCKED, "a registered model of this name exists and is not managed by the reconciler")]
+    version = rm.by_fingerprint(fp) if rm else None
+    old_spec = _spec_of(rm, current)
+    diff = (
+        changes(old_spec, entry.spec) if current is not None and (version is None or current != version.version) else ()
+    )
+    drift = _drift(rm, env, current)
+
+    if version is None:
+        if entry.data_problems:
+            return [act(Kind.BLOCKED, "data checks failed: " + "; ".join(entry.data_problems), changes=diff)]
+        out: list[Action] = []
+        if (name, fp) not in trained:
+            trained.add((name, fp))
+            why = "new fingerprint" if current is not None else "nothing deployed yet"
+            if entry.pin:
+                why += f" (pinned to {entry.pin})"
+            out.append(act(Kind.TRAIN, why, changes=diff))
+        needs = (*tuple(u for u, _ in reversed(entry.ancestors)), env)
+        out.append(act(Kind.EVALUATE, "gates of " + ", ".join(needs), evaluate_in=needs))
+        out.append(act(Kind.PROMOTE, _promote_reason(None, drift, entry), changes=diff, drift=drift is not None))
+        return out
+
+    for upstream, upstream_hash in entry.ancestors:
+        verdict = version.verdict(upstream)
+        if verdict is not None and verdict.gates_hash == upstream_hash and not verdict.passed:
+            return [
+                act(
+                    Kind.BLOCKED,
+                    f"v{version.version} failed the gates of '{upstream}', which '{env}' "
+                    f"promotes from: {_failures(version, upstream)}",
+                    to=version.version,
+                )
+            ]
+    own = version.verdict(env)
+    own_fresh = own is not None and own.gates_hash == entry.gates_hash
+    if own is not None and own_fresh and not own.passed:
+        return [act(Kind.BLOCKED, f"v{version.version} failed gates: {_failures(version, env)}", to=version.version)]
+    needs = tuple(u for u, h in reversed(entry.ancestors) if not _passed(version, u, h)) + (() if own_fresh else (env,))
+    if current == version.version and not needs:
+        return [act(Kind.NOOP, "in sync", to=version.version)]
+    out = []
+    if needs:
+        why = "gates changed" if own is not None and not own_fresh else "gates of " + ", ".join(needs)
+        out.append(act(Kind.EVALUATE, why, to=version.version, evaluate_in=needs))
+    if current != version.version:
+        out.append(
+            act(
+                Kind.PROMOTE,
+                _promote_reason(version, drift, entry),
+                to=version.version,
+                changes=diff,
+                drift=drift is not None,
+            )
+        )
+    return out
+
+
+def _passed(version: VersionState, env: str, gates_hash: str) -> bool:
+    verdict = version.verdict(env)
+    return verdict is not None and verdict.gates_hash == gates_hash and verdict.passed
+
+
+def _failures(version: VersionState, env: str) -> str:
+    verdict = version.verdict(env)
+    if verdict is None:
+        return "not evaluated"
+    return "; ".join(f"{r.gate}: {r.describe()}" for r in verdict.failures()) or "failed"
+
+
+def _spec_of(rm: RegisteredModelState | None, version: str | None) -> Mapping[str, object] | None:
+    if rm is None or version is None:
+        return None
+    state = rm.versions.get(version)
+    return state.spec if state is not None else None
+
+
+def _drift(rm: RegisteredModelState | None, env: str, current: str | None) -> str | None:
+    """An alias that is not where the reconciler last put it was moved by hand."""
+    if rm is None:
+        return None
+    last = rm.last_move(env)
+    if last is None:
+        return f"alias set to v{current} outside the reconciler" if current is not None else None
+    if last.to_version != current:
+        where = f"v{current}" if current is not None else "(deleted)"
+        return f"alias moved outside git to {where} (the reconciler set v{last.to_version} on {last.at[:10]})"
+    return None
+
+
+def _promote_reason(version: VersionState | None, drift: str | None, entry: DesiredEntry) -> str:
+    if drift is not None:
+        return f"drift: {drift}; restore"
+    if version is None:
+        if entry.ancestors:
+            return f"promote after '{entry.ancestors[0][0]}' passes, once the gates pass"
+        return "promote once the gates pass"
+    commit = version.commit[:7] or "unknown commit"
+    return f"v{version.version} already holds this spec (trained {version.created[:10]} at {commit}); no training"
+
+
+def _demotions(env: str, actual: ActualState, wanted: set[tuple[str, str]]) -> list[Action]:
+    out = []
+    for name in sorted(actual.models):
+        rm = actual.models[name]
+        current = rm.aliases.get(env)
+        if current is None or (env, name) in wanted:
+            continue
+        if rm.last_move(env) is None:
+            continue  # an alias the reconciler never set is not ours to delete
+        out.append(
+            Action(
+                Kind.DEMOTE,
+                env,
+                name,
+                None,
+                current,
+                None,
+                "removed from the environment: delete alias (versions kept)",
+            )
+        )
+    return out

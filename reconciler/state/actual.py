@@ -1,0 +1,200 @@
+"""What the registry holds, as plain frozen data (no MLflow types leak past the store)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.state import tags as t
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    gate: str
+    metric: str
+    rule: str  # min | max | max_regression
+    threshold: float
+    value: float | None
+    baseline: float | None  # the metric of the version the environment held (max_regression)
+    passed: bool
+    note: str = ""
+
+    def describe(self) -> str:
+        if self.rule == "max_regression":
+            if self.baseline is None or self.value is None:
+                return f"{self.metric} regression: no baseline ({self.note or 'nothing deployed'})"
+            drop = self.baseline - self.value
+            return f"{self.metric} {self.value:.4g} vs {self.baseline:.4g}: drop {drop:.4g} (max {self.threshold:g})"
+        op = ">=" if self.rule == "min" else "<="
+        shown = "missing" if self.value is None else f"{self.value:.4g}"
+        return f"{self.metric} {shown} ({op} {self.threshold:g})"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one environment's gates on one version, as recorded on the version."""
+
+    environment: str
+    passed: bool
+    gates_hash: str
+    rules: tuple[RuleResult, ...]
+    at: str = ""
+    commit: str = ""
+    against: str | None = None  # version the regression rules compared with
+
+    def failures(self) -> tuple[RuleResult, ...]:
+        return tuple(r for r in self.rules if not r.passed)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "passed": self.passed,
+                "gates_hash": self.gates_hash,
+                "at": self.at,
+                "commit": self.commit,
+                "against": self.against,
+                "rules": [
+                    [r.gate, r.metric, r.rule, r.threshold, r.value, r.baseline, r.passed, r.note] for r in self.rules
+                ],
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, environment: str, text: str) -> Verdict | None:
+        try:
+            raw = json.loads(text)
+            rules = tuple(RuleResult(g, m, r, float(th), v, b, bool(p), n) for g, m, r, th, v, b, p, n in raw["rules"])
+            return cls(
+                environment,
+                bool(raw["passed"]),
+                raw["gates_hash"],
+                rules,
+                raw.get("at", ""),
+                raw.get("commit", ""),
+                raw.get("against"),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
+class VersionState:
+    model: str
+    version: str
+    fingerprint: str
+    run_id: str | None
+    source: str
+    created: str  # ISO timestamp
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        out = {}
+        for key, value in self.tags.items():
+            if key.startswith(t.METRIC_PREFIX):
+                try:
+                    out[key[len(t.METRIC_PREFIX) :]] = float(value)
+                except ValueError:
+                    continue
+        return out
+
+    def verdict(self, environment: str) -> Verdict | None:
+        raw = self.tags.get(t.GATE_PREFIX + environment)
+        return Verdict.from_json(environment, raw) if raw else None
+
+    @property
+    def spec(self) -> dict[str, Any] | None:
+        raw = self.tags.get(t.SPEC)
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    @property
+    def commit(self) -> str:
+        return self.tags.get(t.GIT_COMMIT, "")
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One alias move made by the reconciler (MLflow keeps no history of alias moves)."""
+
+    seq: int
+    environment: str
+    from_version: str | None
+    to_version: str | None  # None: alias deleted
+    commit: str
+    at: str
+    plan: str
+    reason: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "env": self.environment,
+                "from": self.from_version,
+                "to": self.to_version,
+                "commit": self.commit,
+                "at": self.at,
+                "plan": self.plan,
+                "reason": self.reason,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_tag(cls, key: str, text: str) -> LedgerEntry | None:
+        try:
+            seq = int(key[len(t.LEDGER_PREFIX) :])
+            raw = json.loads(text)
+            return cls(
+                seq,
+                raw["env"],
+                raw.get("from"),
+                raw.get("to"),
+                raw.get("commit", ""),
+                raw.get("at", ""),
+                raw.get("plan", ""),
+                raw.get("reason", ""),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
+class RegisteredModelState:
+    name: str
+    managed: bool
+    aliases: Mapping[str, str]  # environment -> version
+    versions: Mapping[str, VersionState]  # version -> state
+    ledger: tuple[LedgerEntry, ...] = ()
+
+    def last_move(self, environment: str) -> LedgerEntry | None:
+        moves = [e for e in self.ledger if e.environment == environment]
+        return moves[-1] if moves else None
+
+    def by_fingerprint(self, fingerprint: str) -> VersionState | None:
+        """The oldest version with this fingerprint (a duplicate is never preferred)."""
+        matches = [v for v in self.versions.values() if v.fingerprint == fingerprint]
+        return min(matches, key=lambda v: int(v.version)) if matches else None
+
+
+@dataclass(frozen=True)
+class ActualState:
+    location: str
+    models: Mapping[str, RegisteredModelState]
+    unmanaged: frozenset[str] = frozenset()  # registered models we must never touch
+
+    def model(self, name: str) -> RegisteredModelState | None:
+        return self.models.get(name)
+
+
+def parse_ledger(tags: Mapping[str, str]) -> tuple[LedgerEntry, ...]:
+    entries = [LedgerEntry.from_tag(k, v) for k, v in tags.items() if k.startswith(t.LEDGER_PREFIX)]
+    return tuple(sorted((e for e in entries if e is not None), key=lambda e: e.seq))

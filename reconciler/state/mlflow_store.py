@@ -1,0 +1,301 @@
+"""The one door to MLflow: read the actual state in a few batched calls; write runs, versions,
+tags and aliases. No other module imports mlflow, so `validate` and `plan` rendering never pay
+for it, and every registry call can be counted here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.diagnostics import ReconcilerError
+from reconciler.state import tags as t
+from reconciler.state.actual import (
+    ActualState,
+    LedgerEntry,
+    RegisteredModelState,
+    VersionState,
+    parse_ledger,
+)
+
+EXPERIMENT = "reconciler"
+PAGE = 1000
+
+
+def default_tracking_uri(repo: Path) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(repo / '.reconciler' / 'mlflow.db').absolute()}"
+
+
+def _quiet() -> None:
+    for name in ("mlflow", "alembic", "sqlalchemy", "urllib3", "git"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    warnings.filterwarnings("ignore", module="mlflow")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*pydantic.*")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Everything logged for one trained model, handed over by the trainer."""
+
+    model_name: str
+    estimator: Any
+    input_example: Any
+    predictions_example: Any
+    params: Mapping[str, Any]
+    metrics: Mapping[str, float]
+    spec: Mapping[str, Any]
+    tags: Mapping[str, str]
+    pip_requirements: tuple[str, ...]
+
+
+class MlflowStore:
+    def __init__(self, tracking_uri: str, artifact_root: Path | None = None) -> None:
+        _quiet()
+        import mlflow
+        from mlflow import MlflowClient
+
+        _quiet()  # again: importing mlflow configures its own loggers
+        self.tracking_uri = tracking_uri
+        self.artifact_root = artifact_root
+        if tracking_uri.startswith("sqlite:///"):
+            Path(tracking_uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        self._mlflow = mlflow
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self.calls = 0  # registry/tracking round trips, for benchmarks and tests
+        self._experiment_id: str | None = None
+
+    @classmethod
+    def for_repo(cls, repo: Path) -> MlflowStore:
+        uri = default_tracking_uri(repo)
+        local = not os.environ.get("MLFLOW_TRACKING_URI")
+        return cls(uri, (repo / ".reconciler" / "artifacts").absolute() if local else None)
+
+    @property
+    def location(self) -> str:
+        return self.tracking_uri
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        try:
+            return fn(*args, **kwargs)
+        except self._mlflow.exceptions.MlflowException as exc:
+            raise RegistryError(str(exc).splitlines()[0], getattr(exc, "error_code", "")) from exc
+
+    # --- reading ------------------------------------------------------------------------
+
+    def read(self) -> ActualState:
+        """Everything the reconciler manages, in calls that do not grow with versions per model."""
+        managed: dict[str, Any] = {}
+        unmanaged: set[str] = set()
+        for rm in self._pages(self.client.search_registered_models, max_results=PAGE):
+            if rm.tags.get(t.MANAGED) == "true":
+                managed[rm.name] = rm
+            else:
+                unmanaged.add(rm.name)
+        versions: dict[str, dict[str, VersionState]] = {name: {} for name in managed}
+        names = sorted(managed)
+        for start in range(0, len(names), 50):
+            chunk = names[start : start + 50]
+            quoted = ", ".join("'" + n.replace("'", "\\'") + "'" for n in chunk)
+            for mv in self._pages(
+                self.client.search_model_versions, filter_string=f"name IN ({quoted})", max_results=PAGE
+            ):
+                versions[mv.name][str(mv.version)] = _version_state(mv)
+        models = {
+            name: RegisteredModelState(
+                name=name,
+                managed=True,
+                aliases={alias: str(v) for alias, v in (rm.aliases or {}).items()},
+                versions=versions[name],
+                ledger=parse_ledger(rm.tags),
+            )
+            for name, rm in managed.items()
+        }
+        return ActualState(self.location, models, frozenset(unmanaged))
+
+    def _pages(self, fn: Any, **kwargs: Any) -> Iterator[Any]:
+        token = None
+        while True:
+            page = self._call(fn, page_token=token, **kwargs)
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+    def read_model(self, name: str) -> RegisteredModelState | None:
+        """A fresh read of one model's aliases, tags and versions (for compare-and-set)."""
+        try:
+            rm = self._call(self.client.get_registered_model, name)
+        except RegistryError as exc:
+            if exc.code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        versions = {
+            str(mv.version): _version_state(mv)
+            for mv in self._pages(self.client.search_model_versions, filter_string=f"name = '{name}'", max_results=PAGE)
+        }
+        return RegisteredModelState(
+            name=name,
+            managed=rm.tags.get(t.MANAGED) == "true",
+            aliases={a: str(v) for a, v in (rm.aliases or {}).items()},
+            versions=versions,
+            ledger=parse_ledger(rm.tags),
+        )
+
+    # --- writing ------------------------------------------------------------------------
+
+    def ensure_model(self, name: str, description: str = "") -> None:
+        try:
+            self._call(
+                self.client.create_registered_model, name, tags={t.MANAGED: "true"}, description=description or None
+            )
+        except RegistryError as exc:
+            if exc.code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            rm = self._call(self.client.get_registered_model, name)
+            if rm.tags.get(t.MANAGED) != "true":
+                raise ReconcilerError(
+                    f"registered model '{name}' exists but is not managed by the reconciler "
+                    f"(no tag {t.MANAGED}=true); refusing to touch it"
+                ) from exc
+
+    def experiment_id(self) -> str:
+        if self._experiment_id is None:
+            found = self._call(self.client.get_experiment_by_name, EXPERIMENT)
+            if found is not None:
+                self._experiment_id = found.experiment_id
+            else:
+                location = self.artifact_root.as_uri() if self.artifact_root else None
+                try:
+                    self._experiment_id = self._call(
+                        self.client.create_experiment, EXPERIMENT, artifact_location=location
+                    )
+                except RegistryError:
+                    self._experiment_id = self._call(self.client.get_experiment_by_name, EXPERIMENT).experiment_id
+        assert self._experiment_id is not None
+        return self._experiment_id
+
+    def log_candidate(self, c: Candidate) -> VersionState:
+        """Log a run with the model, then register a version carrying its fingerprint from birth."""
+        mlflow = self._mlflow
+        from mlflow.models import infer_signature
+
+        self.ensure_model(c.model_name, str(c.spec.get("model", {}).get("description", "")))
+        exp = self.experiment_id()
+        self.calls += 1
+        with mlflow.start_run(experiment_id=exp, run_name=c.model_name, tags=dict(c.tags)) as run:
+            mlflow.log_params({k: _param_value(v) for k, v in c.params.items()})
+            mlflow.log_metrics(dict(c.metrics))
+            mlflow.log_dict(dict(c.spec), "reconciler/spec.json")
+            info = mlflow.sklearn.log_model(
+                c.estimator,
+                name="model",
+                signature=infer_signature(c.input_example, c.predictions_example),
+                input_example=c.input_example,
+                pip_requirements=list(c.pip_requirements),
+                skops_trusted_types=_own_types(c.estimator),
+            )
+        version_tags = dict(c.tags)
+        version_tags.update({t.METRIC_PREFIX + k: repr(float(v)) for k, v in c.metrics.items()})
+        spec_json = json.dumps(c.spec, sort_keys=True, separators=(",", ":"))
+        if len(spec_json) <= t.MAX_TAG_VALUE:
+            version_tags[t.SPEC] = spec_json
+        mv = self._call(
+            self.client.create_model_version,
+            c.model_name,
+            info.model_uri,
+            run_id=run.info.run_id,
+            tags=version_tags,
+            model_id=info.model_id,
+        )
+        # Never trust a version number we have not read back (MLflow computes MAX+1).
+        return _version_state(self._call(self.client.get_model_version, c.model_name, str(mv.version)))
+
+    def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
+        self._call(self.client.set_model_version_tag, model, version, key, value)
+
+    def move_alias(self, model: str, alias: str, expected: str | None, to: str | None) -> None:
+        """Compare-and-set: move only if the alias still points where the plan saw it."""
+        rm = self._call(self.client.get_registered_model, model)
+        now = (rm.aliases or {}).get(alias)
+        now = str(now) if now is not None else None
+        if now != expected:
+            raise ReconcilerError(
+                f"alias {model}@{alias} moved while applying (expected {_v(expected)}, found {_v(now)}); run plan again"
+            )
+        if to is None:
+            if now is not None:
+                self._call(self.client.delete_registered_model_alias, model, alias)
+        else:
+            self._call(self.client.set_registered_model_alias, model, alias, to)
+
+    def append_ledger(self, model: str, entry: LedgerEntry) -> LedgerEntry:
+        rm = self._call(self.client.get_registered_model, model)
+        existing = parse_ledger(rm.tags)
+        seq = existing[-1].seq + 1 if existing else 1
+        stored = LedgerEntry(
+            seq,
+            entry.environment,
+            entry.from_version,
+            entry.to_version,
+            entry.commit,
+            entry.at,
+            entry.plan,
+            entry.reason,
+        )
+        self._call(self.client.set_registered_model_tag, model, f"{t.LEDGER_PREFIX}{seq:06d}", stored.to_json())
+        return stored
+
+    def load_model(self, model: str, version: str) -> Any:
+        self.calls += 1
+        return self._mlflow.sklearn.load_model(f"models:/{model}/{version}")
+
+
+class RegistryError(ReconcilerError):
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(f"MLflow: {message}")
+        self.code = code
+
+
+def _v(version: str | None) -> str:
+    return f"v{version}" if version else "(none)"
+
+
+def _param_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text[:6000]
+
+
+def _own_types(estimator: Any) -> list[str] | None:
+    """Types skops asks us to vouch for. We built and fitted this estimator ourselves from an
+    allowlisted class, so its own types are trusted; files from elsewhere are never loaded."""
+    try:
+        import skops.io
+    except ImportError:
+        return None
+    return list(skops.io.get_untrusted_types(data=skops.io.dumps(estimator)))
+
+
+def _version_state(mv: Any) -> VersionState:
+    from datetime import datetime, timezone
+
+    created = datetime.fromtimestamp((mv.creation_timestamp or 0) / 1000, tz=timezone.utc).isoformat()
+    return VersionState(
+        model=mv.name,
+        version=str(mv.version),
+        fingerprint=(mv.tags or {}).get(t.FINGERPRINT, ""),
+        run_id=mv.run_id,
+        source=mv.source or "",
+        created=created,
+        tags=dict(mv.tags or {}),
+    )

@@ -1,0 +1,1 @@
+"""Git: revisions, provenance and specs at a revision (GitPython)."""

@@ -1,0 +1,84 @@
+"""Provenance from git, and a repository's files as they were at a revision (for `pin`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.diagnostics import ReconcilerError
+
+
+@dataclass(frozen=True)
+class Provenance:
+    commit: str  # full sha, or "" outside git
+    dirty: bool
+    branch: str = ""
+
+    @property
+    def short(self) -> str:
+        return (self.commit[:7] or "no-git") + ("+dirty" if self.dirty else "")
+
+
+def _repo(path: Path):  # type: ignore[no-untyped-def]
+    import git
+
+    try:
+        return git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def provenance(path: Path) -> Provenance:
+    repo = _repo(path)
+    if repo is None or not repo.head.is_valid():
+        return Provenance("", False)
+    try:
+        branch = repo.active_branch.name
+    except TypeError:  # detached HEAD, as in CI checkouts
+        branch = ""
+    return Provenance(repo.head.commit.hexsha, repo.is_dirty(untracked_files=False), branch)
+
+
+def export_revision(path: Path, revision: str, cache: Path) -> Path:
+    """The repository's tracked files at `revision`, in a cached directory keyed by commit."""
+    import git
+
+    repo = _repo(path)
+    if repo is None:
+        raise ReconcilerError(f"cannot read revision '{revision}': {path} is not a git repository")
+    try:
+        commit = repo.commit(revision)
+    except (git.BadName, ValueError, git.GitCommandError) as exc:
+        raise ReconcilerError(f"unknown git revision '{revision}'") from exc
+    dest = cache / commit.hexsha
+    if dest.is_dir():
+        return Path(dest)
+    top = Path(repo.working_tree_dir or path)
+    prefix = path.resolve().relative_to(top.resolve()).as_posix()
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".export-"))
+    try:
+        for blob in commit.tree.traverse():
+            if blob.type != "blob":
+                continue
+            rel = blob.path
+            if prefix not in ("", "."):
+                if not rel.startswith(prefix + "/"):
+                    continue
+                rel = rel[len(prefix) + 1 :]
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if blob.mode == 0o120000:  # a symlink is stored as its target path; keep it as text
+                target.write_bytes(blob.data_stream.read())
+                continue
+            with target.open("wb") as fh:
+                shutil.copyfileobj(blob.data_stream, fh)
+        os.replace(tmp, dest)  # atomic: a killed export never looks complete
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not dest.is_dir():
+            raise
+    return Path(dest)
