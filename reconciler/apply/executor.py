@@ -284,6 +284,7 @@ class Executor:
                 _now(),
                 self.plan_id,
                 action.reason,
+                target.entry.gates_hash,
             ),
         )
         self._model(action.model, refresh=True)

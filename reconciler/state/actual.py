@@ -133,6 +133,7 @@ class LedgerEntry:
     at: str
     plan: str
     reason: str = ""
+    gates: str = ""  # hash of the gates the version had passed when the alias moved
 
     def to_json(self) -> str:
         return json.dumps(
@@ -144,6 +145,7 @@ class LedgerEntry:
                 "at": self.at,
                 "plan": self.plan,
                 "reason": self.reason,
+                "gates": self.gates,
             },
             separators=(",", ":"),
         )
@@ -162,6 +164,7 @@ class LedgerEntry:
                 raw.get("at", ""),
                 raw.get("plan", ""),
                 raw.get("reason", ""),
+                raw.get("gates", ""),
             )
         except (ValueError, KeyError, TypeError):
             return None

@@ -10,7 +10,7 @@ import logging
 import os
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -243,16 +243,7 @@ class MlflowStore:
         rm = self._call(self.client.get_registered_model, model)
         existing = parse_ledger(rm.tags)
         seq = existing[-1].seq + 1 if existing else 1
-        stored = LedgerEntry(
-            seq,
-            entry.environment,
-            entry.from_version,
-            entry.to_version,
-            entry.commit,
-            entry.at,
-            entry.plan,
-            entry.reason,
-        )
+        stored = replace(entry, seq=seq)
         self._call(self.client.set_registered_model_tag, model, f"{t.LEDGER_PREFIX}{seq:06d}", stored.to_json())
         return stored
 
