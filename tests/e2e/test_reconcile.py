@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -249,7 +248,3 @@ def test_markdown_plan(repo: Repo) -> None:
     assert code == 0
     assert out.startswith("<!-- reconciler-plan -->")
     assert "| dev | iris-classifier | (none) | (new) (fp `" in out
-
-
-def test_shutil_available() -> None:
-    assert shutil.which("git")

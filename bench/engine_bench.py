@@ -1,0 +1,230 @@
+"""Engine benchmarks, each next to its baseline measured in the same run.
+
+    python bench/engine_bench.py [--repeat 5] [--models 100] [--fresh 10]
+
+- no-op `reconciler plan` over the examples, and over N generated models x 3 environments,
+  with the number of registry round trips; beside `python -c "import mlflow"` and the floor
+  (`from mlflow import MlflowClient` plus one search);
+- `reconciler apply` of K fresh models, beside a plain MLflow script doing the same work with
+  MLflow's defaults (what a user writes) and the same calls tuned (the floor);
+- revert rollback: wall time and number of trainings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+FLOOR_SEARCH = """
+import sys
+from mlflow import MlflowClient
+c = MlflowClient(tracking_uri=sys.argv[1], registry_uri=sys.argv[1])
+c.search_registered_models(max_results=1000)
+"""
+
+PLAIN_SCRIPT = """
+import sys, warnings, logging
+warnings.filterwarnings("ignore")
+logging.getLogger("mlflow").setLevel(logging.ERROR)
+import mlflow, sklearn
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.metrics import accuracy_score
+uri, count, tuned = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "tuned"
+mlflow.set_tracking_uri(uri)
+client = MlflowClient(uri, uri)
+X, y = load_iris(return_X_y=True, as_frame=True)
+Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=7, stratify=y)
+exp = client.create_experiment("plain")
+for i in range(count):
+    name = f"plain-{i}"
+    model = LogisticRegression(C=1.0 + i, max_iter=500).fit(Xtr, ytr)
+    with mlflow.start_run(experiment_id=exp):
+        mlflow.log_params({"C": 1.0 + i})
+        mlflow.log_metric("accuracy", accuracy_score(yte, model.predict(Xte)))
+        kwargs = {"pip_requirements": [f"scikit-learn=={sklearn.__version__}"]} if tuned else {}
+        info = mlflow.sklearn.log_model(model, name="model", input_example=Xte.head(5),
+                                        signature=infer_signature(Xte.head(5), model.predict(Xte.head(5))), **kwargs)
+    mv = mlflow.register_model(info.model_uri, name)
+    client.set_model_version_tag(name, mv.version, "fingerprint", str(i))
+    client.set_registered_model_alias(name, "dev", mv.version)
+"""
+
+
+def sh(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, expect: int | None = 0) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, check=False)
+    elapsed = time.perf_counter() - start
+    if expect is not None and result.returncode != expect:
+        raise SystemExit(f"{cmd} exited {result.returncode}:\n{result.stdout[-1500:]}\n{result.stderr[-3000:]}")
+    return elapsed
+
+
+def median(cmd: list[str], repeat: int, **kw: object) -> float:
+    return statistics.median(sh(cmd, **kw) for _ in range(repeat))  # type: ignore[arg-type]
+
+
+def git_repo(path: Path) -> None:
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "user.name=b", "-c", "user.email=b@x", "commit", "-qm", "specs"],
+    ):
+        subprocess.run(["git", *args], cwd=path, check=True, capture_output=True)
+
+
+def commit(path: Path, message: str) -> str:
+    subprocess.run(["git", "add", "-A"], cwd=path, check=True)
+    subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@x", "commit", "-qm", message], cwd=path, check=True)
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=path, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def examples(path: Path) -> None:
+    import shutil
+
+    for top in ("specs", "environments"):
+        shutil.copytree(ROOT / top, path / top)
+    (path / ".gitignore").write_text(".reconciler/\n")
+    git_repo(path)
+
+
+def generated(path: Path, models: int) -> None:
+    (path / "specs").mkdir(parents=True)
+    (path / "environments").mkdir()
+    (path / ".gitignore").write_text(".reconciler/\n")
+    sets = ["iris", "wine", "breast_cancer"]
+    for s in sets:
+        (path / "specs" / f"{s}.yaml").write_text(
+            f"kind: Dataset\nname: {s.replace('_', '-')}\nsource: {{sklearn: load_{s}}}\ntarget: target\n"
+            "split: {test_size: 0.3, seed: 1, stratify: true}\n"
+        )
+    (path / "specs" / "gate.yaml").write_text("kind: Gate\nname: floor\nrules:\n  - {metric: accuracy, min: 0.5}\n")
+    for i in range(models):
+        (path / "specs" / f"m{i}.yaml").write_text(
+            f"kind: Model\nname: m{i}\ndataset: {sets[i % 3].replace('_', '-')}\nestimator:\n"
+            f"  class: sklearn.tree.DecisionTreeClassifier\n  params: {{max_depth: {2 + i % 5}, min_samples_leaf: {1 + i // 5}}}\n"
+            "metrics: [accuracy]\n"
+        )
+    previous = None
+    for env in ("dev", "staging", "production"):
+        body = f"kind: Environment\nname: {env}\n" + (f"promotes_from: {previous}\n" if previous else "") + "models:\n"
+        body += "".join(f"  m{i}: {{gates: [floor]}}\n" for i in range(models))
+        (path / "environments" / f"{env}.yaml").write_text(body)
+        previous = env
+    git_repo(path)
+
+
+def registry_calls(repo: Path) -> int:
+    probe = (
+        "import sys\nfrom pathlib import Path\nfrom reconciler.cli.common import open_session\n"
+        "s = open_session(Path(sys.argv[1]), None, check_data=False)\n"
+        "assert not s.plan.has_changes\nprint(s.store.calls)\n"
+    )
+    out = subprocess.run([PY, "-c", probe, str(repo)], capture_output=True, text=True, check=True).stdout
+    return int(out.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--models", type=int, default=100)
+    parser.add_argument("--fresh", type=int, default=10)
+    args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    reconciler = [PY, "-m", "reconciler"]
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        ex = tmpdir / "examples"
+        examples(ex)
+        sh([*reconciler, "apply", str(ex)], env=env)
+        uri = f"sqlite:///{ex / '.reconciler' / 'mlflow.db'}"
+        rows.append(
+            (
+                "no-op plan, examples (12 env x model)",
+                f"{median([*reconciler, 'plan', str(ex)], args.repeat, env=env):.2f} s",
+                f"{registry_calls(ex)} registry calls",
+            )
+        )
+        rows.append(
+            ('python -c "import mlflow"', f"{median([PY, '-c', 'import mlflow'], args.repeat):.2f} s", "baseline")
+        )
+        rows.append(
+            ("floor: MlflowClient + one search", f"{median([PY, '-c', FLOOR_SEARCH, uri], args.repeat):.2f} s", "floor")
+        )
+
+        # revert rollback
+        spec = ex / "specs" / "models" / "iris-classifier.yaml"
+        spec.write_text(spec.read_text().replace("C: 1.0", "C: 0.5"))
+        change = commit(ex, "iris C 0.5")
+        sh([*reconciler, "apply", str(ex)], env=env)
+        subprocess.run(
+            ["git", "-c", "user.name=b", "-c", "user.email=b@x", "revert", "--no-edit", change],
+            cwd=ex,
+            check=True,
+            capture_output=True,
+        )
+        start = time.perf_counter()
+        out = subprocess.run(
+            [*reconciler, "apply", str(ex)], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        rollback = time.perf_counter() - start
+        trained = out.split("Apply: ", 1)[1].split(" trained", 1)[0]
+        rows.append(("revert rollback apply (3 aliases back)", f"{rollback:.2f} s", f"{trained} trainings"))
+
+        gen = tmpdir / "generated"
+        generated(gen, args.models)
+        start = time.perf_counter()
+        sh([*reconciler, "apply", str(gen)], env=env)
+        rows.append((f"fresh apply, {args.models} models x 3 envs", f"{time.perf_counter() - start:.2f} s", ""))
+        rows.append(
+            (
+                f"no-op plan, {args.models} models x 3 envs",
+                f"{median([*reconciler, 'plan', str(gen)], args.repeat, env=env):.2f} s",
+                f"{registry_calls(gen)} registry calls",
+            )
+        )
+
+        fresh = tmpdir / "fresh"
+        generated(fresh, args.fresh)
+        start = time.perf_counter()
+        sh([*reconciler, "apply", "--env", "dev", str(fresh)], env=env)
+        rows.append((f"fresh apply, {args.fresh} models (dev)", f"{time.perf_counter() - start:.2f} s", "reconciler"))
+        for mode in ("defaults", "tuned"):
+            store = tmpdir / f"plain-{mode}"
+            store.mkdir()
+            elapsed = sh([PY, "-c", PLAIN_SCRIPT, f"sqlite:///{store / 'mlflow.db'}", str(args.fresh), mode], cwd=store)
+            label = (
+                "plain MLflow script, defaults" if mode == "defaults" else "floor: same calls, pip_requirements given"
+            )
+            rows.append(
+                (f"{label} ({args.fresh} models)", f"{elapsed:.2f} s", "baseline" if mode == "defaults" else "floor")
+            )
+
+    print(
+        f"# engine benchmark ({platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"plans: median of {args.repeat})"
+    )
+    print(f"{'work':<52} {'time':>9}  note")
+    for name, value, note in rows:
+        print(f"{name:<52} {value:>9}  {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
