@@ -117,7 +117,8 @@ def generated(path: Path, models: int) -> None:
     for i in range(models):
         (path / "specs" / f"m{i}.yaml").write_text(
             f"kind: Model\nname: m{i}\ndataset: {sets[i % 3].replace('_', '-')}\nestimator:\n"
-            f"  class: sklearn.tree.DecisionTreeClassifier\n  params: {{max_depth: {2 + i % 5}, min_samples_leaf: {1 + i // 5}}}\n"
+            "  class: sklearn.tree.DecisionTreeClassifier\n"
+            f"  params: {{max_depth: {2 + i % 5}, min_samples_leaf: {1 + i // 5}}}\n"
             "metrics: [accuracy]\n"
         )
     previous = None
