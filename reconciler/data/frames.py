@@ -84,10 +84,14 @@ def check_data(dataset: Dataset, frame: Any) -> list[str]:
             failures.append(f"column '{column}' has dtype {series.dtype}, expected {rule.dtype}")
             continue
         if rule.min is not None and len(series) and series.min() < rule.min:
-            failures.append(f"column '{column}' has minimum {series.min()!r} < {rule.min}")
+            failures.append(f"column '{column}' has minimum {_num(series.min())} < {rule.min:g}")
         if rule.max is not None and len(series) and series.max() > rule.max:
-            failures.append(f"column '{column}' has maximum {series.max()!r} > {rule.max}")
+            failures.append(f"column '{column}' has maximum {_num(series.max())} > {rule.max:g}")
     return failures
+
+
+def _num(value: Any) -> str:
+    return f"{float(value):g}" if isinstance(value, (int, float)) or hasattr(value, "item") else str(value)
 
 
 def _dtype_ok(series: Any, dtype: str) -> bool:

@@ -248,3 +248,41 @@ def test_markdown_plan(repo: Repo) -> None:
     assert code == 0
     assert out.startswith("<!-- reconciler-plan -->")
     assert "| dev | iris-classifier | (none) | (new) (fp `" in out
+
+
+def test_csv_dataset_contract_blocks_training_and_content_change_retrains(repo: Repo) -> None:
+    rows = "".join(f"{i % 7}.0,{(i * 3) % 5}.0,{i % 2}\n" for i in range(60))
+    repo.write("data/toy.csv", "a,b,y\n" + rows)
+    repo.write(
+        "specs/datasets/toy.yaml",
+        "kind: Dataset\nname: toy\nsource: {csv: data/toy.csv}\ntarget: y\n"
+        "split: {test_size: 0.25, seed: 1}\nchecks: {min_rows: 50, no_nulls: true}\n",
+    )
+    repo.write(
+        "specs/models/toy.yaml",
+        "kind: Model\nname: toy\ndataset: toy\nestimator:\n"
+        "  class: sklearn.tree.DecisionTreeClassifier\n  params: {max_depth: 3}\nmetrics: [accuracy]\n",
+    )
+    repo.write("environments/dev.yaml", (repo.path / "environments/dev.yaml").read_text() + "  toy: {}\n")
+    repo.commit("toy csv model")
+    assert repo.apply()[0] == 0
+    v1 = repo.aliases()[("dev", "toy")]
+
+    # A null breaks the contract: blocked with the reason, nothing trained.
+    repo.write("data/toy.csv", "a,b,y\n" + rows + ",1.0,1\n")
+    repo.commit("a null sneaks in")
+    count = repo.version_count()
+    plan = repo.plan()
+    (blocked,) = actions(plan, "blocked")
+    assert blocked["model"] == "toy" and "null values" in blocked["reason"]
+    assert repo.apply()[0] == 1
+    assert repo.version_count() == count and repo.aliases()[("dev", "toy")] == v1
+
+    # Clean new content: the diff names the data, and one version is trained.
+    repo.write("data/toy.csv", "a,b,y\n" + rows + "1.0,1.0,1\n")
+    repo.commit("one more row")
+    plan = repo.plan()
+    (promote,) = [a for a in actions(plan, "promote") if a["model"] == "toy"]
+    assert promote["changes"][0] == "dataset content changed"
+    assert repo.apply()[0] == 0
+    assert repo.version_count() == count + 1
