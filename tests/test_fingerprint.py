@@ -78,7 +78,7 @@ def emit_scalar(value: Any, rnd: random.Random) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     style = rnd.randrange(3)
-    if style == 0 and value and value not in RESERVED and value[0].isalpha() and value.isidentifier():
+    if style == 0 and value and value.lower() not in RESERVED and value[0].isalpha() and value.isidentifier():
         return str(value)
     if style == 1:
         return "'" + str(value).replace("'", "''") + "'"
