@@ -20,3 +20,11 @@ class Diagnostic:
 
 class ReconcilerError(Exception):
     """An expected failure with a message for the user (never shown with a traceback)."""
+
+
+class InvalidSpecs(ReconcilerError):
+    """The specs do not validate; commands that need them stop before touching the registry."""
+
+    def __init__(self, diagnostics: tuple[Diagnostic, ...]) -> None:
+        super().__init__(f"{len(diagnostics)} error(s) in the specs; run `reconciler validate`")
+        self.diagnostics = diagnostics

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.data.hashing import ContentHasher
-from reconciler.diagnostics import Diagnostic, ReconcilerError
+from reconciler.diagnostics import InvalidSpecs, ReconcilerError
 from reconciler.gates.evaluate import gates_hash
 from reconciler.plan.model import DesiredEntry, Plan
 from reconciler.spec.fingerprint import fingerprint
@@ -23,12 +23,6 @@ from reconciler.state.actual import ActualState
 from reconciler.vcs.git import Provenance, export_revision, provenance
 
 STATE_DIR = ".reconciler"
-
-
-class InvalidSpecs(ReconcilerError):
-    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
-        super().__init__(f"{len(diagnostics)} error(s) in the specs; run `reconciler validate`")
-        self.diagnostics = tuple(diagnostics)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from reconciler import __version__
 from reconciler.cli import apply, history, plan, schema, status, validate
-from reconciler.diagnostics import ReconcilerError
+from reconciler.diagnostics import InvalidSpecs, ReconcilerError
 
 COMMANDS = (validate, plan, apply, status, history, schema)
 
@@ -30,6 +30,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
+    except InvalidSpecs as exc:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic, file=sys.stderr)
+        print(f"reconciler: {exc}", file=sys.stderr)
+        return 1
     except ReconcilerError as exc:
         print(f"reconciler: {exc}", file=sys.stderr)
         return 1

@@ -7,8 +7,7 @@ import sys
 from typing import Any
 
 from reconciler.apply.executor import Executor, Outcome
-from reconciler.cli.common import add_repo, check_repo, open_session, report_invalid
-from reconciler.engine import InvalidSpecs
+from reconciler.cli.common import add_repo, check_repo, open_session
 from reconciler.plan.model import Action, Kind
 from reconciler.spec.catalog import load_catalog
 
@@ -30,11 +29,7 @@ def _print_event(phase: str, action: Action, outcome: Outcome | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    repo = check_repo(args)
-    try:
-        session = open_session(repo, args.env, check_data=True)
-    except InvalidSpecs as exc:
-        return report_invalid(exc)
+    session = open_session(check_repo(args), args.env, check_data=True)
     plan = session.plan
     print(f"Reconciler apply  {plan.revision} vs {plan.location}")
     print(plan.summary())

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.engine import Desired, InvalidSpecs, check_untrained_data, load_desired, make_plan
+from reconciler.engine import Desired, check_untrained_data, load_desired, make_plan
 from reconciler.plan.model import Plan
-from reconciler.render.diagnostics import render as render_diagnostics
 from reconciler.state.actual import ActualState
 from reconciler.state.mlflow_store import MlflowStore
 
@@ -37,12 +35,6 @@ def open_session(repo: Path, scope: Sequence[str] | None, *, check_data: bool) -
     if check_data:
         desired = check_untrained_data(desired, actual, scope)
     return Session(repo, desired, store, actual, make_plan(desired, actual, scope), scope)
-
-
-def report_invalid(exc: InvalidSpecs) -> int:
-    print(render_diagnostics(exc.diagnostics, 0, 0, "text").rsplit("\n", 1)[0], file=sys.stderr)
-    print(f"reconciler: {exc}", file=sys.stderr)
-    return 1
 
 
 def check_repo(args: Any) -> Path:

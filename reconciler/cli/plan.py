@@ -6,8 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from reconciler.cli.common import add_repo, check_repo, open_session, report_invalid
-from reconciler.engine import InvalidSpecs
+from reconciler.cli.common import add_repo, check_repo, open_session
 from reconciler.render.views import plan_context, render
 
 
@@ -24,11 +23,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    repo = check_repo(args)
-    try:
-        session = open_session(repo, args.env, check_data=True)
-    except InvalidSpecs as exc:
-        return report_invalid(exc)
+    session = open_session(check_repo(args), args.env, check_data=True)
     plan = session.plan
     if args.format == "json":
         print(json.dumps(plan.to_dict(), indent=2))

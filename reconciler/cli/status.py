@@ -6,8 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from reconciler.cli.common import add_repo, check_repo, open_session, report_invalid
-from reconciler.engine import InvalidSpecs
+from reconciler.cli.common import add_repo, check_repo, open_session
 from reconciler.render.status import status_rows
 from reconciler.render.views import render
 
@@ -20,11 +19,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    repo = check_repo(args)
-    try:
-        session = open_session(repo, args.env, check_data=False)
-    except InvalidSpecs as exc:
-        return report_invalid(exc)
+    session = open_session(check_repo(args), args.env, check_data=False)
     rows = status_rows(session.plan, session.actual)
     if args.format == "json":
         print(json.dumps([r.__dict__ for r in rows], indent=2))
