@@ -56,12 +56,14 @@ def spec_record(model: Model, dataset: Dataset, dataset_hash: str) -> dict[str, 
     }
 
 
-def load_desired(repo: Path) -> Desired:
+def load_desired(repo: Path, vcs_root: Path | None = None) -> Desired:
+    """The desired state of the specs in `repo`. `vcs_root` is the git repository that pins
+    are read from when `repo` is itself an exported revision."""
+    vcs_root = vcs_root or repo
     result = load_repo(repo)
     if not result.ok:
         raise InvalidSpecs(result.diagnostics)
     state = result.desired
-    cache = repo / STATE_DIR / "cache"
     hashers: dict[Path, ContentHasher] = {}
     resolved: dict[tuple[str, str], tuple[ResolvedModel, Path, str]] = {}
     for key, item in state.resolved.items():
@@ -69,13 +71,13 @@ def load_desired(repo: Path) -> Desired:
         doc = state.specs.documents[("Model", item.name)]
         spec_file = doc.file
         if item.pin:
-            root = export_revision(repo, item.pin, cache / "revisions")
+            root = export_revision(vcs_root, item.pin, vcs_root / STATE_DIR / "cache" / "revisions")
             item = _pinned(item, root, state)
         resolved[key] = (item, root, spec_file)
     targets: dict[tuple[str, str], Target] = {}
     hashes: dict[tuple[Path, str], str] = {}
     for key, (item, root, spec_file) in resolved.items():
-        hasher = hashers.setdefault(root, ContentHasher(root, repo / STATE_DIR / "cache" / "hashes.json"))
+        hasher = hashers.setdefault(root, ContentHasher(root, vcs_root / STATE_DIR / "cache" / "hashes.json"))
         hkey = (root, item.dataset.name)
         if hkey not in hashes:
             hashes[hkey] = hasher.content_hash(item.dataset)
@@ -102,7 +104,13 @@ def load_desired(repo: Path) -> Desired:
         targets[key] = Target(item, entry, root, spec_file, hashes[hkey])
     for hasher in hashers.values():
         hasher.save()
-    return Desired(state, targets, provenance(repo))
+    return Desired(state, targets, provenance(vcs_root))
+
+
+def load_desired_at(repo: Path, revision: str) -> Desired:
+    """The desired state as it was at a git revision."""
+    root = export_revision(repo, revision, repo / STATE_DIR / "cache" / "revisions")
+    return load_desired(root, vcs_root=repo)
 
 
 def _pinned(item: ResolvedModel, root: Path, current: DesiredState) -> ResolvedModel:

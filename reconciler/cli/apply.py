@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 from typing import Any
 
-from reconciler.apply.executor import Executor, Outcome
+from reconciler.apply.executor import Executor, Outcome, Report, describe
 from reconciler.cli.common import add_repo, check_repo, open_session
-from reconciler.plan.model import Action, Kind
+from reconciler.github import actions as gha
+from reconciler.plan.model import Action, Kind, Plan
+from reconciler.render.views import render, rollback_of
 from reconciler.spec.catalog import load_catalog
+from reconciler.vcs.git import find_reverts
+
+ICONS = {"done": "✅", "failed": "❌", "skipped": "⏭️"}
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("apply", help="train, evaluate and promote until the registry matches the specs")
     add_repo(p)
+    p.add_argument("--write-json", type=Path, metavar="FILE", help="write the plan and each step's outcome as JSON")
     p.set_defaults(run=run, parser_error=p.error)
 
 
@@ -29,23 +37,54 @@ def _print_event(phase: str, action: Action, outcome: Outcome | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    session = open_session(check_repo(args), args.env, check_data=True)
+    repo = check_repo(args)
+    session = open_session(repo, args.env, check_data=True)
     plan = session.plan
+    reverts = find_reverts(repo)
     print(f"Reconciler apply  {plan.revision} vs {plan.location}")
     print(plan.summary())
-    if not plan.has_changes and not plan.blocked:
-        print("Nothing to do: the registry matches the specs.")
-        return 0
-    executor = Executor(
-        session.store, session.desired.targets, load_catalog(), session.desired.provenance, _print_event
-    )
-    report = executor.run(plan)
+    report = Report()
+    if plan.has_changes or plan.blocked:
+        executor = Executor(
+            session.store, session.desired.targets, load_catalog(), session.desired.provenance, _print_event
+        )
+        report = executor.run(plan)
     done = [o for o in report.outcomes if o.status == "done"]
-    print(f"Apply: {report.trained} trained, {len(done)} actions done, {len(report.failed)} failed.")
-    if report.failed:
-        for o in report.failed:
-            print(
-                f"  failed: {o.action.kind.value} {o.action.environment}/{o.action.model}: {o.message}", file=sys.stderr
-            )
-        return 1
-    return 0
+    headline = (
+        f"Apply: {report.trained} trained, {len(done)} actions done, {len(report.failed)} failed."
+        if report.outcomes
+        else "Nothing to do: the registry matches the specs."
+    )
+    print(headline)
+    for o in report.failed:
+        print(f"  failed: {o.action.kind.value} {o.action.environment}/{o.action.model}: {o.message}", file=sys.stderr)
+    if args.write_json:
+        doc = {
+            "plan": plan.to_dict(),
+            "outcomes": [describe(o) for o in report.outcomes],
+            "trained": report.trained,
+            "failed": len(report.failed),
+        }
+        args.write_json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    if gha.active():
+        _report_to_github(plan, report, headline, reverts)
+    return 1 if report.failed else 0
+
+
+def _report_to_github(plan: Plan, report: Report, headline: str, reverts: list[Any]) -> None:
+    outcomes = [
+        {**describe(o), "icon": ICONS.get(o.status, ""), "message": o.message.replace("|", "\\|")}
+        for o in report.outcomes
+    ]
+    rollback = rollback_of(plan, reverts)
+    gha.write_summary(
+        render(
+            "apply.md.j2", plan=plan, headline=headline, outcomes=outcomes, rollback=rollback, trained=report.trained
+        )
+    )
+    promoted = sum(1 for o in report.outcomes if o.action.kind is Kind.PROMOTE and o.status == "done")
+    gha.set_outputs(
+        {"trained": report.trained, "promoted": promoted, "failed": len(report.failed), "rollback": bool(reverts)}
+    )
+    for o in report.failed:
+        gha.annotate("error", f"{o.action.environment}/{o.action.model} {o.action.kind.value} failed", o.message)

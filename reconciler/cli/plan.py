@@ -1,13 +1,20 @@
-"""`reconciler plan`: what apply would do, and why. Read-only."""
+"""`reconciler plan`: what apply would do, and why. Read-only, except `--preview`, which
+trains and evaluates candidates and registers them without moving any alias."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from reconciler.cli.common import add_repo, check_repo, open_session
+from reconciler.diagnostics import ReconcilerError
+from reconciler.github import actions as gha
+from reconciler.plan.model import Kind, Plan
 from reconciler.render.views import plan_context, render
+from reconciler.state.actual import ActualState
+from reconciler.vcs.git import Revert, find_reverts
 
 
 def register(sub: Any) -> None:
@@ -19,20 +26,123 @@ def register(sub: Any) -> None:
         action="store_true",
         help="exit 0 when nothing would change, 2 when changes are pending, 1 on errors",
     )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="plan from git alone (no registry access): compare --base with the working tree",
+    )
+    p.add_argument(
+        "--base",
+        metavar="REV",
+        help="base revision for --offline and for rollback detection (default for --offline: HEAD^)",
+    )
+    p.add_argument(
+        "--preview",
+        action="store_true",
+        help="train and evaluate the candidates now and register them without moving aliases",
+    )
+    p.add_argument("--write-markdown", type=Path, metavar="FILE", help="also write the Markdown view to FILE")
+    p.add_argument("--write-json", type=Path, metavar="FILE", help="also write the JSON view to FILE")
     p.set_defaults(run=run, parser_error=p.error)
 
 
 def run(args: argparse.Namespace) -> int:
-    session = open_session(check_repo(args), args.env, check_data=True)
-    plan = session.plan
+    repo = check_repo(args)
+    if args.offline and args.preview:
+        args.parser_error("--offline and --preview exclude each other (preview needs the registry)")
+    actual: ActualState | None = None
+    if args.offline:
+        plan, reverts = _offline(repo, args.base or "HEAD^", args.env)
+    else:
+        plan, actual = _online(repo, args.env, preview=args.preview)
+        reverts = find_reverts(repo, args.base)
+    context = plan_context(plan, actual=actual, reverts=reverts, base=args.base or "")
+    markdown = render("plan.md.j2", **context)
+    if args.write_markdown:
+        args.write_markdown.write_text(gha.cap(markdown), encoding="utf-8")
+    if args.write_json:
+        args.write_json.write_text(json.dumps(plan.to_dict(), indent=2) + "\n", encoding="utf-8")
     if args.format == "json":
         print(json.dumps(plan.to_dict(), indent=2))
     elif args.format == "markdown":
-        print(render("plan.md.j2", **plan_context(plan)), end="")
+        print(markdown, end="")
     else:
-        print(render("plan.txt.j2", **plan_context(plan)), end="")
+        print(render("plan.txt.j2", **context), end="")
+    _report_to_github(plan, markdown, reverts)
     if plan.blocked:
         return 1
     if args.detailed_exitcode and plan.has_changes:
         return 2
     return 0
+
+
+def _online(repo: Path, scope: list[str] | None, *, preview: bool) -> tuple[Plan, ActualState]:
+    session = open_session(repo, scope, check_data=True)
+    if not preview:
+        return session.plan, session.actual
+    from reconciler.apply.executor import Executor
+    from reconciler.engine import make_plan
+    from reconciler.spec.catalog import load_catalog
+
+    candidates = Plan(
+        tuple(a for a in session.plan.actions if a.kind in (Kind.TRAIN, Kind.EVALUATE)),
+        session.plan.environments,
+        session.plan.location,
+        session.plan.revision,
+    )
+    Executor(session.store, session.desired.targets, load_catalog(), session.desired.provenance).run(candidates)
+    actual = session.store.read()
+    return make_plan(session.desired, actual, scope), actual
+
+
+def _offline(repo: Path, base: str, scope: list[str] | None) -> tuple[Plan, list[Revert]]:
+    from reconciler.engine import load_desired, load_desired_at
+    from reconciler.plan.diff import spec_changes
+    from reconciler.plan.offline import offline_plan
+
+    head = load_desired(repo)
+    before = load_desired_at(repo, base)
+    reverts = find_reverts(repo, base)
+    known = []
+    for revert in reverts:
+        try:
+            known.extend(load_desired_at(repo, f"{revert.reverted}^").entries)
+        except ReconcilerError:
+            continue  # the reverted commit is not in this clone: its versions are just not known
+    in_scope = set(scope) if scope else None
+
+    def keep(entries: list[Any]) -> list[Any]:
+        return [e for e in entries if in_scope is None or e.environment in in_scope]
+
+    plan = offline_plan(
+        keep(before.entries),
+        keep(head.entries),
+        head.state.environment_order,
+        spec_changes,
+        known=known,
+        revision=head.provenance.short,
+    )
+    return plan, reverts
+
+
+def _report_to_github(plan: Plan, markdown: str, reverts: list[Revert]) -> None:
+    if not gha.active():
+        return
+    counts = plan.counts()
+    gha.write_summary(markdown)
+    gha.set_outputs(
+        {
+            "changes": plan.has_changes,
+            "trains": counts["train"],
+            "promotes": counts["promote"] + counts["restore"],
+            "blocked": counts["blocked"],
+            "drift": counts["restore"],
+            "rollback": bool(reverts),
+            "checked": plan.checked,
+        }
+    )
+    for action in plan.actions:
+        if action.kind is Kind.BLOCKED:
+            gha.annotate("error", f"{action.environment}/{action.model} blocked", action.reason)
+        elif action.drift:
+            gha.annotate("warning", f"{action.environment}/{action.model} drift", action.reason)

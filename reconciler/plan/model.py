@@ -68,6 +68,7 @@ class Plan:
     location: str = ""
     revision: str = ""
     notes: tuple[str, ...] = field(default=())
+    checked: bool = True  # False: computed from git alone, the registry was not read
 
     def counts(self) -> dict[str, int]:
         trains = sum(1 for a in self.actions if a.kind is Kind.TRAIN)
@@ -118,4 +119,5 @@ class Plan:
             "summary": self.counts(),
             "actions": [a.to_dict() for a in self.actions],
             "notes": list(self.notes),
+            "checked_against_registry": self.checked,
         }

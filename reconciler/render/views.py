@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from reconciler.plan.model import Action, Kind, Plan
+from reconciler.state.actual import ActualState
+from reconciler.vcs.git import Revert
 
 
 @lru_cache(maxsize=1)
@@ -81,31 +84,123 @@ def rows(plan: Plan, *, include_noop: bool = True) -> list[Row]:
     return out
 
 
-def plan_context(plan: Plan, *, title: str = "", registry_checked: bool = True) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Rollback:
+    """What a revert does: which commit it undoes and where the aliases go back to."""
+
+    reverted: str
+    subject: str
+    returns: tuple[str, ...]  # "production/iris-classifier v2 -> v1"
+    trains: int
+
+
+def rollback_of(plan: Plan, reverts: Sequence[Revert]) -> Rollback | None:
+    if not reverts:
+        return None
+    first = reverts[0]
+    returns = tuple(
+        f"{a.environment}/{a.model} {_v(a.from_version)} -> {_v(a.to_version, new=True)}"
+        for a in plan.actions
+        if a.kind is Kind.PROMOTE
+    )
+    return Rollback(first.reverted[:7], first.subject, returns, plan.counts()["train"])
+
+
+def _verdict_cell(actual: ActualState | None, action: Action) -> str | None:
+    """Recorded verdicts with values vs thresholds, when the registry knows them."""
+    if actual is None or action.to_version is None:
+        return None
+    rm = actual.model(action.model)
+    version = rm.versions.get(action.to_version) if rm else None
+    verdict = version.verdict(action.environment) if version else None
+    if verdict is None:
+        return None
+    return "<br>".join(f"{r.gate}: {r.describe()} {'✅' if r.passed else '❌'}" for r in verdict.rules)
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    environment: str
+    model: str
+    metric: str
+    current: str
+    candidate: str
+    delta: str
+
+
+def metric_rows(plan: Plan, actual: ActualState | None) -> list[MetricRow]:
+    """Candidate metrics next to the version each would replace (preview training)."""
+    out: list[MetricRow] = []
+    if actual is None:
+        return out
+    for a in plan.actions:
+        if a.kind is not Kind.PROMOTE or a.to_version is None:
+            continue
+        rm = actual.model(a.model)
+        if rm is None or a.to_version not in rm.versions:
+            continue
+        candidate = rm.versions[a.to_version].metrics
+        previous = rm.versions.get(a.from_version) if a.from_version else None
+        current = previous.metrics if previous is not None else {}
+        for metric in sorted(candidate):
+            now = current.get(metric)
+            delta = f"{candidate[metric] - now:+.4f}" if now is not None else ""
+            out.append(
+                MetricRow(
+                    a.environment,
+                    a.model,
+                    metric,
+                    f"{now:.4f}" if now is not None else "-",
+                    f"{candidate[metric]:.4f}",
+                    delta,
+                )
+            )
+    return out
+
+
+def plan_context(
+    plan: Plan,
+    *,
+    actual: ActualState | None = None,
+    reverts: Sequence[Revert] = (),
+    base: str = "",
+) -> dict[str, Any]:
     all_rows = rows(plan)
     by_env: dict[str, list[Row]] = {}
     for row in all_rows:
         by_env.setdefault(row.environment, []).append(row)
     width = max((len(r.model) for r in all_rows), default=10)
-    md_rows = [
-        {
-            "row": r,
-            "to": r.after + (f" (fp `{r.fingerprint[:8]}…`)" if r.fingerprint and r.after == "(new)" else ""),
-            "why": _md_cell([*(f"`{c}`" for c in r.changes), *r.reasons]),
-            "gates": _md_cell(r.gates),
-        }
-        for r in all_rows
-        if r.symbol != "="
-    ]
+    last_action = {(a.environment, a.model): a for a in plan.actions}
+    md_rows = []
+    for r in all_rows:
+        if r.symbol == "=":
+            continue
+        verdicts = _verdict_cell(actual, last_action[(r.environment, r.model)])
+        md_rows.append(
+            {
+                "row": r,
+                "before": r.before if plan.checked else "?",
+                "to": r.after + (f" (fp `{r.fingerprint[:8]}…`)" if r.fingerprint and r.after == "(new)" else ""),
+                "why": _md_cell([*(f"`{c}`" for c in r.changes), *r.reasons]),
+                "gates": verdicts if verdicts is not None else _md_cell(r.gates),
+            }
+        )
+    md_envs: dict[str, list[dict[str, Any]]] = {}
+    for m, r in zip(md_rows, [r for r in all_rows if r.symbol != "="]):
+        md_envs.setdefault(r.environment, []).append(m)
     return {
         "plan": plan,
         "md_rows": md_rows,
-        "title": title,
+        "md_envs": md_envs,
         "by_env": by_env,
         "changed_rows": [r for r in all_rows if r.symbol != "="],
         "width": width,
         "summary": plan.summary(),
-        "registry_checked": registry_checked,
+        "registry_checked": plan.checked,
+        "rollback": rollback_of(plan, reverts),
+        "metrics": metric_rows(plan, actual),
+        "base": base[:7],
+        "notes": plan.notes,
     }
 
 

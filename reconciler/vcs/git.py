@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -82,3 +83,39 @@ def export_revision(path: Path, revision: str, cache: Path) -> Path:
         if not dest.is_dir():
             raise
     return Path(dest)
+
+
+@dataclass(frozen=True)
+class Revert:
+    """A commit that reverts another (git's and GitHub's 'This reverts commit <sha>.')."""
+
+    commit: str
+    reverted: str
+    subject: str  # the reverted commit's subject, from the revert's own title when possible
+
+
+_REVERT = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
+
+
+def find_reverts(path: Path, base: str | None = None) -> list[Revert]:
+    """Reverts among the commits in base..HEAD (or HEAD and a merge's second parent)."""
+    repo = _repo(path)
+    if repo is None or not repo.head.is_valid():
+        return []
+    head = repo.head.commit
+    if base:
+        try:
+            commits = list(repo.iter_commits(f"{base}..{head.hexsha}", max_count=200))
+        except Exception:  # an unknown base must not stop a plan from rendering
+            commits = [head]
+    else:
+        commits = [head, *head.parents[1:2]]
+    found = []
+    for c in commits:
+        message = str(c.message)
+        match = _REVERT.search(message)
+        if match:
+            title = message.splitlines()[0] if message else ""
+            subject = title[len('Revert "') : -1] if title.startswith('Revert "') and title.endswith('"') else title
+            found.append(Revert(c.hexsha, match.group(1), subject))
+    return found

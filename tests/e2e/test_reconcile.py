@@ -247,7 +247,8 @@ def test_markdown_plan(repo: Repo) -> None:
     code, out, _ = repo.run("plan", "--format", "markdown")
     assert code == 0
     assert out.startswith("<!-- reconciler-plan -->")
-    assert "| dev | iris-classifier | (none) | (new) (fp `" in out
+    assert "#### dev\n" in out
+    assert "| iris-classifier | (none) | (new) (fp `" in out
 
 
 def test_csv_dataset_contract_blocks_training_and_content_change_retrains(repo: Repo) -> None:

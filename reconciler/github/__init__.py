@@ -1,0 +1,1 @@
+"""The GitHub Actions environment: step summary, outputs, annotations. Inert outside Actions."""
