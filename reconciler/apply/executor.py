@@ -189,6 +189,9 @@ class Executor:
                 continue
             verdict = version.verdict(env)
             if verdict is not None and verdict.gates_hash == target.entry.gates_hash:
+                if not verdict.passed and env != action.environment:
+                    # Reported where it happened; here it only means this environment waits.
+                    return "skipped", f"v{version.version} failed the gates of '{env}'", version.version
                 results.append(f"{env}: {'passed' if verdict.passed else 'failed'} (recorded)")
                 failed = failed or not verdict.passed
                 continue
@@ -262,13 +265,9 @@ class Executor:
             if verdict is None or verdict.gates_hash != gates:
                 return "failed", f"v{version.version} has no current verdict for the gates of '{env}'", None
             if not verdict.passed:
+                # The evaluate step already reported the failure with its numbers.
                 where = "its gates" if env == action.environment else f"the gates of '{env}'"
-                details = "; ".join(f"{r.gate}: {r.describe()}" for r in verdict.failures())
-                return (
-                    "failed",
-                    f"v{version.version} failed {where}: {details}; alias stays at {_v(action.from_version)}",
-                    None,
-                )
+                return "skipped", f"v{version.version} failed {where}; alias stays at {_v(action.from_version)}", None
         rm = self._model(action.model)
         if rm is not None and rm.aliases.get(action.environment) == version.version:
             return "done", f"already at v{version.version}", version.version

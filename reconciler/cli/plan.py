@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +91,16 @@ def _online(repo: Path, scope: list[str] | None, *, preview: bool) -> tuple[Plan
         session.plan.location,
         session.plan.revision,
     )
-    Executor(session.store, session.desired.targets, load_catalog(), session.desired.provenance).run(candidates)
+    report = Executor(session.store, session.desired.targets, load_catalog(), session.desired.provenance).run(
+        candidates
+    )
     actual = session.store.read()
-    return make_plan(session.desired, actual, scope), actual
+    note = (
+        f"preview: {report.trained} candidate(s) trained, evaluated and registered now without moving any "
+        "alias; merging only promotes them"
+    )
+    plan = make_plan(session.desired, actual, scope)
+    return replace(plan, notes=(*plan.notes, note)), actual
 
 
 def _offline(repo: Path, base: str, scope: list[str] | None) -> tuple[Plan, list[Revert]]:

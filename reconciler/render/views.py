@@ -171,7 +171,7 @@ def plan_context(
         by_env.setdefault(row.environment, []).append(row)
     width = max((len(r.model) for r in all_rows), default=10)
     last_action = {(a.environment, a.model): a for a in plan.actions}
-    md_rows = []
+    md_rows: list[dict[str, Any]] = []
     for r in all_rows:
         if r.symbol == "=":
             continue
@@ -186,8 +186,8 @@ def plan_context(
             }
         )
     md_envs: dict[str, list[dict[str, Any]]] = {}
-    for m, r in zip(md_rows, [r for r in all_rows if r.symbol != "="]):
-        md_envs.setdefault(r.environment, []).append(m)
+    for m in md_rows:
+        md_envs.setdefault(m["row"].environment, []).append(m)
     return {
         "plan": plan,
         "md_rows": md_rows,

@@ -1,0 +1,275 @@
+"""Run a workflow job's `run:` steps for real, the way a GitHub runner would, locally.
+
+What is simulated: the runner's environment (GITHUB_ACTIONS, the event JSON, GITHUB_OUTPUT and
+GITHUB_STEP_SUMMARY per step, GITHUB_ENV is not used by our workflows), `${{ }}` expressions
+(property lookups only: github.*, secrets.*, steps.*), `if:` conditions (always(), success(),
+failure(), ==, !=, &&), and `gh`, replaced by a recorder script that keeps one comment per
+pull request. What is skipped: `uses:` steps (checkout, setup-python, upload-artifact) and the
+`Install` step: the test's own virtualenv already holds the package, and installing a temp
+clone into it would corrupt it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+GH_RECORDER = '''#!{python}
+"""Stand-in for the GitHub CLI: records every call, keeps one comment store per repository."""
+import json, os, sys
+from pathlib import Path
+state = Path(os.environ["GH_RECORDER_DIR"])
+log = state / "calls.jsonl"
+comments_file = state / "comments.json"
+comments = json.loads(comments_file.read_text()) if comments_file.exists() else {{}}
+args = sys.argv[1:]
+
+def body_from(args):
+    for i, a in enumerate(args):
+        if a == "--body-file":
+            return Path(args[i + 1]).read_text()
+        if a in ("-F", "--field", "-f") and args[i + 1].startswith("body=@"):
+            return Path(args[i + 1][len("body=@"):]).read_text()
+    return None
+
+with log.open("a") as fh:
+    fh.write(json.dumps({{"args": args, "body": body_from(args)}}) + "\\n")
+if args[:2] == ["pr", "comment"]:
+    new_id = str(len(comments) + 1)
+    comments[new_id] = body_from(args)
+    print(f"https://github.com/example/comment/{{new_id}}")
+elif args[0] == "api" and "--method" in args and args[args.index("--method") + 1] == "PATCH":
+    comment_id = args[args.index("--method") + 2].rsplit("/", 1)[-1]
+    comments[comment_id] = body_from(args)
+elif args[0] == "api":
+    marker = "<!-- reconciler-plan -->"
+    for cid, body in comments.items():
+        if body and body.startswith(marker):
+            print(cid)
+comments_file.write_text(json.dumps(comments))
+'''
+
+
+@dataclass
+class StepResult:
+    name: str
+    ran: bool
+    outcome: str  # success | failure | skipped
+    stdout: str = ""
+    stderr: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class JobResult:
+    steps: list[StepResult]
+    summary: str
+    gh_calls: list[dict[str, Any]]
+    comments: dict[str, str]
+
+    @property
+    def success(self) -> bool:
+        return all(s.outcome != "failure" or s.name in self.tolerated for s in self.steps)
+
+    tolerated: set[str] = field(default_factory=set)
+
+    def step(self, name: str) -> StepResult:
+        return next(s for s in self.steps if s.name == name)
+
+
+def load(workflow: str) -> dict[str, Any]:
+    data = YAML(typ="safe").load((WORKFLOWS / workflow).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def _lookup(expr: str, context: dict[str, Any]) -> Any:
+    node: Any = context
+    for part in expr.split("."):
+        if isinstance(node, dict):
+            node = node.get(part)
+        else:
+            return None
+    return node
+
+
+def _value(expr: str, context: dict[str, Any]) -> Any:
+    expr = expr.strip()
+    if expr.startswith("'") and expr.endswith("'"):
+        return expr[1:-1]
+    return _lookup(expr, context)
+
+
+def substitute(text: str, context: dict[str, Any]) -> str:
+    def one(match: re.Match[str]) -> str:
+        value = _value(match.group(1), context)
+        return "" if value is None else str(value)
+
+    return EXPR.sub(one, text)
+
+
+def condition(expr: str | None, context: dict[str, Any], failed: bool) -> bool:
+    if expr is None:
+        return not failed
+    expr = EXPR.sub(lambda m: m.group(1), str(expr)).strip()
+    uses_status = any(f in expr for f in ("always()", "failure()", "success()", "cancelled()"))
+    result = all(_term(term.strip(), context, failed) for term in expr.split("&&"))
+    return result if uses_status else (result and not failed)
+
+
+def _term(term: str, context: dict[str, Any], failed: bool) -> bool:
+    if term == "always()":
+        return True
+    if term == "failure()":
+        return failed
+    if term == "success()":
+        return not failed
+    for op in ("!=", "=="):
+        if op in term:
+            left, right = (_value(side, context) for side in term.split(op, 1))
+            left = "" if left is None else str(left)
+            right = "" if right is None else str(right)
+            return (left == right) if op == "==" else (left != right)
+    return bool(_value(term, context))
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if "<<" in line and "=" not in line.split("<<", 1)[0]:
+            key, delimiter = line.split("<<", 1)
+            body = []
+            i += 1
+            while i < len(lines) and lines[i] != delimiter:
+                body.append(lines[i])
+                i += 1
+            out[key] = "\n".join(body)
+        elif "=" in line:
+            key, value = line.split("=", 1)
+            out[key] = value
+        i += 1
+    return out
+
+
+def run_job(
+    workflow: str,
+    job: str,
+    *,
+    workdir: Path,
+    event_name: str,
+    event: dict[str, Any],
+    secrets: dict[str, str],
+    scratch: Path,
+    sha: str,
+    gh_state: Path,
+) -> JobResult:
+    """`gh_state` is the simulated GitHub side (comments); share it between runs of one repo."""
+    spec = load(workflow)
+    job_spec = spec["jobs"][job]
+    scratch.mkdir(parents=True, exist_ok=True)
+    bin_dir = scratch / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    gh = bin_dir / "gh"
+    gh.write_text(GH_RECORDER.format(python=sys.executable))
+    gh.chmod(0o755)
+    gh_state.mkdir(parents=True, exist_ok=True)
+    calls_file = gh_state / "calls.jsonl"
+    calls_file.unlink(missing_ok=True)  # calls are per run; comments persist
+    event_path = scratch / "event.json"
+    event_path.write_text(json.dumps(event))
+    github = {
+        "event": event,
+        "event_name": event_name,
+        "repository": "example/models",
+        "token": "test-token",
+        "sha": sha,
+        "run_id": "4242",
+        "server_url": "https://github.com",
+    }
+    runner_temp = scratch / "runner-temp"
+    runner_temp.mkdir(exist_ok=True)
+    context: dict[str, Any] = {"github": github, "secrets": secrets, "steps": {}, "runner": {"temp": str(runner_temp)}}
+    base_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLFLOW_")) and k != "RECONCILER_DEBUG"
+    }
+    base_env.update(
+        {
+            "PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "GITHUB_ACTIONS": "true",
+            "CI": "true",
+            "GITHUB_EVENT_NAME": event_name,
+            "GITHUB_EVENT_PATH": str(event_path),
+            "GITHUB_REPOSITORY": github["repository"],
+            "GITHUB_RUN_ID": github["run_id"],
+            "GITHUB_SERVER_URL": github["server_url"],
+            "GITHUB_SHA": sha,
+            "GITHUB_WORKSPACE": str(workdir),
+            "RUNNER_TEMP": str(runner_temp),
+            "GH_RECORDER_DIR": str(gh_state),
+        }
+    )
+    for scope in (spec.get("env") or {}, job_spec.get("env") or {}):
+        base_env.update({k: substitute(str(v), context) for k, v in scope.items()})
+    results: list[StepResult] = []
+    summary_parts: list[str] = []
+    failed = False
+    tolerated: set[str] = set()
+    for index, step in enumerate(job_spec["steps"]):
+        name = step.get("name") or step.get("uses") or f"step {index}"
+        if "uses" in step or name == "Install":
+            results.append(StepResult(name, False, "skipped"))
+            continue
+        if not condition(step.get("if"), context, failed):
+            results.append(StepResult(name, False, "skipped"))
+            if step.get("id"):
+                context["steps"][step["id"]] = {"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}
+            continue
+        output_file = scratch / f"output-{index}"
+        summary_file = scratch / f"summary-{index}"
+        output_file.write_text("")
+        summary_file.write_text("")
+        env = dict(base_env)
+        env.update({k: substitute(str(v), context) for k, v in (step.get("env") or {}).items()})
+        env["GITHUB_OUTPUT"] = str(output_file)
+        env["GITHUB_STEP_SUMMARY"] = str(summary_file)
+        script = substitute(textwrap.dedent(step["run"]), context)
+        proc = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        outputs = parse_outputs(output_file.read_text())
+        outcome = "success" if proc.returncode == 0 else "failure"
+        summary_parts.append(summary_file.read_text())
+        results.append(StepResult(name, True, outcome, proc.stdout, proc.stderr, outputs))
+        if step.get("id"):
+            context["steps"][step["id"]] = {"outputs": outputs, "outcome": outcome, "conclusion": outcome}
+        if outcome == "failure":
+            if step.get("continue-on-error"):
+                tolerated.add(name)
+            else:
+                failed = True
+    calls = [json.loads(line) for line in calls_file.read_text().splitlines()] if calls_file.exists() else []
+    comments_file = gh_state / "comments.json"
+    comments = json.loads(comments_file.read_text()) if comments_file.exists() else {}
+    result = JobResult(results, "".join(summary_parts), calls, comments)
+    result.tolerated = tolerated
+    return result

