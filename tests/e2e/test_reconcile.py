@@ -287,3 +287,19 @@ def test_csv_dataset_contract_blocks_training_and_content_change_retrains(repo: 
     assert promote["changes"][0] == "dataset content changed"
     assert repo.apply()[0] == 0
     assert repo.version_count() == count + 1
+
+
+def test_offline_plan_of_a_revert_is_a_rollback_with_no_training(repo: Repo) -> None:
+    base = repo.git.head.commit.hexsha
+    repo.edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.5")
+    change = repo.commit("iris: C 0.5")
+    offline = repo.plan("--offline", "--base", base)
+    assert offline["checked_against_registry"] is False
+    assert offline["summary"]["train"] == 1 and offline["summary"]["promote"] == 3
+    repo.revert(change)
+    code, out, _ = repo.run("plan", "--offline", "--base", change, "--format", "markdown")
+    assert code == 0
+    assert "**Rollback**: reverts `" + change[:7] + "` (iris: C 0.5). 0 trainings." in out
+    assert "Plan: 0 to train, 3 to promote, 0 blocked." in out
+    assert "Not checked against the registry" in out
+    assert not (repo.path / ".reconciler" / "mlflow.db").exists(), "offline plans never open the registry"
