@@ -12,9 +12,12 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.apply import train
+from reconciler.apply.measure import measure, model_size_kb
 from reconciler.diagnostics import ReconcilerError
 from reconciler.engine import Target
+from reconciler.gates import measures
 from reconciler.gates.evaluate import evaluate
+from reconciler.gates.measures import MODEL_SIZE, TRAINING_SECONDS
 from reconciler.plan.model import Action, Kind, Plan
 from reconciler.spec.catalog import Catalog
 from reconciler.spec.fingerprint import spec_hash
@@ -145,6 +148,8 @@ class Executor:
         estimator = train.fit(model.estimator, model.seed, data, self.catalog)
         fit_seconds = time.perf_counter() - start
         metrics = train.score(estimator, model.metrics, data.x_test, data.y_test)
+        metrics[TRAINING_SECONDS] = round(fit_seconds, 6)
+        metrics[MODEL_SIZE] = model_size_kb(estimator)
         example = data.x_test.head(5)
         tags = {
             t.FINGERPRINT: action.fingerprint,
@@ -171,7 +176,7 @@ class Executor:
             )
         )
         self._model(action.model, refresh=True)
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        shown = ", ".join(f"{k} {metrics[k]:.4g}" for k in model.metrics)
         return "done", f"trained v{version.version}: {shown}", version.version
 
     # --- evaluate -------------------------------------------------------------------------
@@ -211,41 +216,45 @@ class Executor:
         rm = self._model(name)
         current_version = rm.aliases.get(env) if rm else None
         current = rm.versions.get(current_version) if rm and current_version else None
-        needed = {r.metric for g in target.entry.gates for r in g.rules}
-        candidate = self._metrics(version, needed, target)
+        gates = target.entry.gates
+        candidate = self._measure(version, measures.keys(gates), target, record=True)
         baseline = None
         if current is not None and current.version != version.version:
-            baseline = self._metrics(current, needed, target)
-        elif current is not None:
-            baseline = None  # the environment already holds this version: no regression against itself
+            # Regression is judged on the candidate's test split: the current version's recorded
+            # measurements serve only if it was measured on the same data and split.
+            same_split = current.tags.get(t.DATASET_HASH) == target.dataset_hash and _split_of(current) == _split_of(
+                version
+            )
+            baseline = self._measure(current, measures.regression_keys(gates), target, record=same_split)
         return evaluate(
             env,
-            target.entry.gates,
+            gates,
             candidate,
             baseline,
-            against=current.version if current is not None and baseline is not None else None,
+            against=current.version if baseline is not None and current is not None else None,
             at=_now(),
             commit=self.provenance.commit,
         )
 
-    def _metrics(self, version: VersionState, needed: set[str], target: Target) -> dict[str, float]:
-        """Recorded metrics; a metric added to the spec after training is computed and recorded."""
-        metrics = version.metrics
-        missing = sorted(needed - set(metrics))
-        if missing:
-            from reconciler.data.frames import load_frame, split
+    def _measure(self, version: VersionState, wanted: set[str], target: Target, *, record: bool) -> dict[str, float]:
+        """Recorded measurements, completing the missing ones on the target's test split."""
+        known = version.metrics if record else {}
+        missing = wanted - set(known) - ({TRAINING_SECONDS} if record else set())
+        if not missing:
+            return known
+        from reconciler.data.frames import load_frame, split
 
-            dataset = target.resolved.dataset
-            data = split(dataset, load_frame(dataset, target.data_root))
-            estimator = self.store.load_model(version.model, version.version)
-            computed = train.score(estimator, missing, data.x_test, data.y_test)
+        dataset = target.resolved.dataset
+        data = split(dataset, load_frame(dataset, target.data_root))
+        estimator = self.store.load_model(version.model, version.version)
+        computed = measure(missing, measures.specs(target.entry.gates), estimator, data)
+        if record:
             for key, value in computed.items():
                 self.store.set_version_tag(version.model, version.version, t.METRIC_PREFIX + key, repr(value))
-            metrics = {**metrics, **computed}
             self._remember(
                 replace(version, tags={**version.tags, **{t.METRIC_PREFIX + k: repr(v) for k, v in computed.items()}})
             )
-        return metrics
+        return {**known, **computed}
 
     def _remember(self, version: VersionState) -> None:
         rm = self.models.get(version.model)
@@ -306,6 +315,12 @@ class Executor:
         )
         self._model(action.model, refresh=True)
         return "done", f"{action.environment}: {_v(action.from_version)} -> (none)", None
+
+
+def _split_of(version: VersionState) -> object:
+    spec = version.spec or {}
+    dataset = spec.get("dataset")
+    return dataset.get("split") if isinstance(dataset, dict) else None
 
 
 def _v(version: str | None) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from reconciler.gates.measures import describe_rule
 from reconciler.plan.model import Action, DesiredEntry, Kind, Plan
 from reconciler.state.actual import ActualState, RegisteredModelState, VersionState
 
@@ -58,15 +59,9 @@ def _registry_environments(actual: ActualState) -> set[str]:
 def _gate_words(entry: DesiredEntry) -> tuple[str, ...]:
     out = []
     for gate in entry.gates:
-        rules = []
-        for r in gate.rules:
-            if r.min is not None:
-                rules.append(f"{r.metric} >= {r.min:g}")
-            if r.max is not None:
-                rules.append(f"{r.metric} <= {r.max:g}")
-            if r.max_regression is not None:
-                rules.append(f"{r.metric} regression <= {r.max_regression:g}")
-        out.append(f"{gate.name} ({', '.join(rules)})")
+        rules = ", ".join(describe_rule(r) for r in gate.rules)
+        advisory = ", advisory" if gate.enforcement == "advisory" else ""
+        out.append(f"{gate.name} ({rules}{advisory})")
     return tuple(out)
 
 

@@ -142,7 +142,8 @@ def metric_rows(plan: Plan, actual: ActualState | None) -> list[MetricRow]:
         candidate = rm.versions[a.to_version].metrics
         previous = rm.versions.get(a.from_version) if a.from_version else None
         current = previous.metrics if previous is not None else {}
-        for metric in sorted(candidate):
+        # Costs, slices and baselines are shown with their gates, next to their thresholds.
+        for metric in sorted(k for k in candidate if not k.startswith(("cost.", "slice.", "baseline."))):
             now = current.get(metric)
             delta = f"{candidate[metric] - now:+.4f}" if now is not None else ""
             out.append(

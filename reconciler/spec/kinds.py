@@ -176,21 +176,57 @@ class Model(Object):
 # --- Gate --------------------------------------------------------------------------------
 
 
-class MetricRule(Spec):
-    """A threshold on a metric the model computes on its test split.
+Scalar = str | int | float | bool
 
-    Rules are told apart by their subject key (`metric` today; cost rules such as latency or
-    model size will add their own subject key beside it), so new rule types extend the union
-    without changing existing specs.
-    """
+
+class Slice(Spec):
+    """A subset of the test split: rows where `column` satisfies one comparison."""
+
+    column: Annotated[str, StringConstraints(min_length=1)]
+    gt: Threshold | None = None
+    ge: Threshold | None = None
+    lt: Threshold | None = None
+    le: Threshold | None = None
+    eq: Scalar | None = None
+    ne: Scalar | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in")
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Slice:
+        given = [op for op in SLICE_OPS if getattr(self, op.rstrip("_") if op != "in" else "in_") is not None]
+        if len(given) != 1:
+            raise ValueError(f"a slice needs exactly one of {', '.join(SLICE_OPS)} (got {len(given)})")
+        return self
+
+    @property
+    def operator(self) -> tuple[str, object]:
+        for op in SLICE_OPS:
+            value = getattr(self, "in_" if op == "in" else op)
+            if value is not None:
+                return op, value
+        raise AssertionError("validated: one operator")
+
+    def describe(self) -> str:
+        op, value = self.operator
+        symbol = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!=", "in": "in"}[op]
+        return f"{self.column} {symbol} {value}"
+
+
+SLICE_OPS = ("gt", "ge", "lt", "le", "eq", "ne", "in")
+
+
+class MetricRule(Spec):
+    """A threshold on a scikit-learn scorer computed on the test split (or a slice of it)."""
 
     metric: str
     min: Threshold | None = None
     max: Threshold | None = None
     max_regression: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
         default=None,
-        description="Largest allowed drop against the version the environment holds now.",
+        description="Largest allowed drop against the version the environment holds now, on the same test split.",
     )
+    relative: bool = Field(default=False, description="max_regression as a fraction of the current value.")
+    slice: Slice | None = Field(default=None, description="Evaluate on the rows of the test split that match.")
 
     @model_validator(mode="after")
     def _has_threshold(self) -> MetricRule:
@@ -198,15 +234,59 @@ class MetricRule(Spec):
             raise ValueError("a rule needs at least one of min, max, max_regression")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        if self.relative and self.max_regression is None:
+            raise ValueError("relative applies to max_regression, which this rule does not set")
         return self
 
 
-GateRule = MetricRule
+CostName = Literal["latency_p95_ms", "model_size_kb", "training_seconds"]
+
+
+class CostRule(Spec):
+    """A ceiling on what the model costs: prediction latency, serialized size, training time."""
+
+    cost: CostName
+    max: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    batch: Annotated[int, Field(ge=1, le=100_000)] = Field(default=1000, description="latency: rows per predict call")
+    repeats: Annotated[int, Field(ge=3, le=1000)] = Field(default=30, description="latency: timed calls")
+
+
+class BaselineRule(Spec):
+    """The model must beat a trivial baseline (DummyClassifier / DummyRegressor) by a margin."""
+
+    baseline: Literal["dummy"]
+    metric: str
+    margin: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+
+
+def _rule_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return {MetricRule: "metric", CostRule: "cost", BaselineRule: "baseline"}.get(type(value))
+    if isinstance(value, dict):
+        for key in ("baseline", "cost", "metric"):
+            if key in value:
+                return key
+    return None
+
+
+# Rules are told apart by their subject key (metric, cost, baseline), so new rule types
+# extend the union without changing existing specs.
+GateRule = Annotated[
+    Annotated[MetricRule, Tag("metric")] | Annotated[CostRule, Tag("cost")] | Annotated[BaselineRule, Tag("baseline")],
+    Discriminator(
+        _rule_kind,
+        custom_error_type="rule_kind",
+        custom_error_message="a rule needs one of: metric, cost, baseline",
+    ),
+]
 
 
 class Gate(Object):
     kind: Literal["Gate"]
     rules: list[GateRule] = Field(min_length=1)
+    enforcement: Literal["required", "advisory"] = Field(
+        default="required", description="advisory: failures are reported, never block"
+    )
     description: str = ""
 
 

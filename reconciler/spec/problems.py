@@ -77,9 +77,10 @@ def _from_error(err: Any, data: Any, model: type[BaseModel], prefix: Path_) -> P
 def _split_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Path_, tuple[Any, ...]]:
     """The part of a pydantic location that exists in the data, and the rest.
 
-    Locations of tagged unions carry the tag as an extra step; it is dropped when the data
-    has no such key at that point.
+    Locations of tagged unions (a dataset's `source`, a gate's `rules[i]`) carry the union
+    member's tag as an extra step right after the union; it is dropped.
     """
+    loc = _without_tags(loc)
     path: list[str | int] = []
     node = data
     i = 0
@@ -90,8 +91,21 @@ def _split_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Path_, tuple[Any, ...]]
         node = node[step]
         path.append(step)
         i += 1
-    rest = tuple(s for s in loc[i:] if not _is_tag_step(s, node))
-    return tuple(path), rest
+    return tuple(path), tuple(loc[i:])
+
+
+UNION_TAGS = {"source": ("sklearn", "csv", "parquet"), "rules": ("metric", "cost", "baseline")}
+
+
+def _without_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for step in loc:
+        if len(out) >= 1 and out[-1] == "source" and step in UNION_TAGS["source"]:
+            continue
+        if len(out) >= 2 and out[-2] == "rules" and isinstance(out[-1], int) and step in UNION_TAGS["rules"]:
+            continue
+        out.append(step)
+    return tuple(out)
 
 
 def has_step(node: Any, step: Any) -> bool:
@@ -99,10 +113,6 @@ def has_step(node: Any, step: Any) -> bool:
     if isinstance(node, dict):
         return isinstance(step, str) and step in node
     return isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
-
-
-def _is_tag_step(step: Any, node: Any) -> bool:
-    return isinstance(step, str) and step in ("sklearn", "csv", "parquet") and not isinstance(node, dict)
 
 
 def _message(err: Any, *, key: bool = False) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from reconciler.spec.kinds import Dataset, Environment, Gate, Model
+from reconciler.spec.kinds import Dataset, Environment, Gate, MetricRule, Model
 from reconciler.spec.problems import Problem
 from reconciler.spec.suggest import did_you_mean
 
@@ -107,7 +107,8 @@ def check_gate_metrics(env: str, model: Model, gates: Mapping[str, Gate], gate_n
         gate = gates.get(gate_name)
         if gate is None:
             continue
-        missing = sorted({r.metric for r in gate.rules} - set(model.metrics))
+        plain = {r.metric for r in gate.rules if isinstance(r, MetricRule) and r.slice is None}
+        missing = sorted(plain - set(model.metrics))
         if missing:
             yield Located(
                 "Environment",

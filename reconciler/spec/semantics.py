@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.spec.catalog import PIPELINE, Catalog, EstimatorInfo
-from reconciler.spec.kinds import CsvSource, Dataset, Estimator, Gate, Model, ParquetSource, SklearnSource
+from reconciler.spec.kinds import (
+    BaselineRule,
+    CsvSource,
+    Dataset,
+    Estimator,
+    Gate,
+    MetricRule,
+    Model,
+    ParquetSource,
+    SklearnSource,
+)
 from reconciler.spec.problems import Problem
 from reconciler.spec.suggest import closest, did_you_mean
 from reconciler.spec.yaml_source import Path_
@@ -241,4 +251,5 @@ def check_repo_path(rel: str, repo: Path, suffixes: tuple[str, ...]) -> str | No
 
 def check_gate(gate: Gate, catalog: Catalog) -> Iterator[Problem]:
     for i, rule in enumerate(gate.rules):
-        yield from check_scorer(rule.metric, ("rules", i, "metric"), catalog)
+        if isinstance(rule, (MetricRule, BaselineRule)):
+            yield from check_scorer(rule.metric, ("rules", i, "metric"), catalog)

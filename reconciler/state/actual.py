@@ -13,22 +13,35 @@ from reconciler.state import tags as t
 @dataclass(frozen=True)
 class RuleResult:
     gate: str
-    metric: str
-    rule: str  # min | max | max_regression
+    metric: str  # what was measured: a metric (with its slice), or a cost name
+    rule: str  # min | max | max_regression | max_regression_relative | cost_max | baseline_margin
     threshold: float
     value: float | None
-    baseline: float | None  # the metric of the version the environment held (max_regression)
+    baseline: float | None  # current version's value (regression) or the dummy's score (baseline)
     passed: bool
     note: str = ""
+    advisory: bool = False
 
     def describe(self) -> str:
-        if self.rule == "max_regression":
+        text = self._describe()
+        return text + (" (advisory)" if self.advisory and not self.passed else "")
+
+    def _describe(self) -> str:
+        shown = "missing" if self.value is None else f"{self.value:.4g}"
+        if self.rule.startswith("max_regression"):
             if self.baseline is None or self.value is None:
                 return f"{self.metric} regression: no baseline ({self.note or 'nothing deployed'})"
             drop = self.baseline - self.value
-            return f"{self.metric} {self.value:.4g} vs {self.baseline:.4g}: drop {drop:.4g} (max {self.threshold:g})"
+            if self.rule == "max_regression_relative":
+                rel = drop / abs(self.baseline) if self.baseline else 0.0
+                return f"{self.metric} {shown} vs {self.baseline:.4g}: drop {rel:.2%} (max {self.threshold:.2%})"
+            return f"{self.metric} {shown} vs {self.baseline:.4g}: drop {drop:.4g} (max {self.threshold:g})"
+        if self.rule == "cost_max":
+            return f"{self.metric} {shown} (<= {self.threshold:g})" + (f" {self.note}" if self.note else "")
+        if self.rule == "baseline_margin":
+            dummy = "missing" if self.baseline is None else f"{self.baseline:.4g}"
+            return f"{self.metric} {shown} vs dummy {dummy} (margin >= {self.threshold:g})"
         op = ">=" if self.rule == "min" else "<="
-        shown = "missing" if self.value is None else f"{self.value:.4g}"
         return f"{self.metric} {shown} ({op} {self.threshold:g})"
 
 
@@ -56,7 +69,8 @@ class Verdict:
                 "commit": self.commit,
                 "against": self.against,
                 "rules": [
-                    [r.gate, r.metric, r.rule, r.threshold, r.value, r.baseline, r.passed, r.note] for r in self.rules
+                    [r.gate, r.metric, r.rule, r.threshold, r.value, r.baseline, r.passed, r.note, r.advisory]
+                    for r in self.rules
                 ],
             },
             separators=(",", ":"),
@@ -66,7 +80,10 @@ class Verdict:
     def from_json(cls, environment: str, text: str) -> Verdict | None:
         try:
             raw = json.loads(text)
-            rules = tuple(RuleResult(g, m, r, float(th), v, b, bool(p), n) for g, m, r, th, v, b, p, n in raw["rules"])
+            rules = tuple(
+                RuleResult(g, m, r, float(th), v, b, bool(p), n, bool(rest[0]) if rest else False)
+                for g, m, r, th, v, b, p, n, *rest in raw["rules"]
+            )
             return cls(
                 environment,
                 bool(raw["passed"]),
