@@ -205,7 +205,8 @@ class Executor:
             version = replace(version, tags={**version.tags, t.GATE_PREFIX + env: verdict.to_json()})
             self._remember(version)
             if verdict.passed:
-                results.append(f"{env}: passed")
+                advisories = "; ".join(f"{r.gate}: {r.describe()}" for r in verdict.failures())
+                results.append(f"{env}: passed" + (f" with advisory failures: {advisories}" if advisories else ""))
             else:
                 failed = True
                 results.append(f"{env}: FAILED " + "; ".join(f"{r.gate}: {r.describe()}" for r in verdict.failures()))
