@@ -13,9 +13,11 @@ class Diagnostic:
     line: int
     col: int
     message: str
+    severity: str = "error"  # error | warning (warnings never fail a command)
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.message}"
+        level = "warning: " if self.severity == "warning" else ""
+        return f"{self.file}:{self.line}:{self.col}: {level}{self.message}"
 
 
 class ReconcilerError(Exception):

@@ -7,19 +7,19 @@ planner itself stays a pure function of data.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from reconciler.data.hashing import ContentHasher
 from reconciler.diagnostics import InvalidSpecs, ReconcilerError
 from reconciler.gates.evaluate import gates_hash
-from reconciler.plan.model import DesiredEntry, Plan
+from reconciler.plan.model import Action, DesiredEntry, Plan
 from reconciler.spec.fingerprint import fingerprint
 from reconciler.spec.kinds import Dataset, Model
 from reconciler.spec.loader import DesiredState, LoadResult, load_repo
 from reconciler.spec.resolve import ResolvedModel, apply_overrides
-from reconciler.state.actual import ActualState
+from reconciler.state.actual import ActualState, VersionState
 from reconciler.vcs.git import Provenance, export_revision, provenance
 
 STATE_DIR = ".reconciler"
@@ -62,7 +62,7 @@ def load_desired(repo: Path, vcs_root: Path | None = None) -> Desired:
     vcs_root = vcs_root or repo
     result = load_repo(repo)
     if not result.ok:
-        raise InvalidSpecs(result.diagnostics)
+        raise InvalidSpecs(result.errors)
     state = result.desired
     hashers: dict[Path, ContentHasher] = {}
     resolved: dict[tuple[str, str], tuple[ResolvedModel, Path, str]] = {}
@@ -105,6 +105,16 @@ def load_desired(repo: Path, vcs_root: Path | None = None) -> Desired:
     for hasher in hashers.values():
         hasher.save()
     return Desired(state, targets, provenance(vcs_root))
+
+
+def changes_since(repo: Path, head: Desired, revision: str | None) -> dict[tuple[str, str], dict[str, Any]] | None:
+    """The change from `revision` to the working tree, or None when it cannot be read."""
+    if revision is None:
+        return None
+    try:
+        return changes_between(load_desired_at(repo, revision), head, revision)
+    except ReconcilerError:
+        return None
 
 
 def load_desired_at(repo: Path, revision: str) -> Desired:
@@ -181,3 +191,97 @@ def make_plan(desired: Desired, actual: ActualState, scope: Sequence[str] | None
         if unknown:
             raise ReconcilerError(f"no Environment named '{unknown[0]}' (known: {', '.join(order)})")
     return plan(desired.entries, actual, order, scope=scope, changes=spec_changes, revision=desired.provenance.short)
+
+
+def changes_between(base: Desired, head: Desired, base_revision: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """The change each (environment, model) undergoes from base to head, for policies."""
+    from reconciler.plan.diff import spec_changes
+    from reconciler.policy.change import change_dict
+
+    out = {}
+    for key, target in head.targets.items():
+        before = base.targets.get(key)
+        out[key] = change_dict(
+            base_revision,
+            head.provenance.short,
+            before.entry.fingerprint if before is not None else None,
+            target.entry.fingerprint,
+            before.resolved.gates if before is not None else None,
+            target.resolved.gates,
+            spec_changes(before.entry.spec, target.entry.spec) if before is not None else (),
+        )
+    return out
+
+
+def policy_context(
+    desired: Desired,
+    key: tuple[str, str],
+    action: Action | None,
+    candidate: VersionState | None,
+    current: VersionState | None,
+    changes: Mapping[tuple[str, str], Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    from reconciler.policy.context import plan_context, spec_context
+
+    target = desired.targets[key]
+    base = spec_context(target.resolved, desired.state.specs.environments[key[0]])
+    return plan_context(base, action, candidate, current, (changes or {}).get(key))
+
+
+def police(
+    plan: Plan,
+    desired: Desired,
+    actual: ActualState | None,
+    changes: Mapping[tuple[str, str], Mapping[str, Any]] | None,
+) -> Plan:
+    """Judge each changing (environment, model) against the policies; an error blocks it."""
+    from reconciler.plan.model import Action as PlanAction
+    from reconciler.plan.model import Kind
+    from reconciler.policy.check import check
+
+    policies = list(desired.state.specs.policies.values())
+    if not policies:
+        return plan
+    grouped: dict[tuple[str, str], list[PlanAction]] = {}
+    for a in plan.actions:
+        grouped.setdefault((a.environment, a.model), []).append(a)
+    blocked: dict[tuple[str, str], str] = {}
+    notes = list(plan.notes)
+    for key, group in grouped.items():
+        if key not in desired.targets or all(a.kind in (Kind.NOOP, Kind.BLOCKED) for a in group):
+            continue
+        action = next((a for a in group if a.kind is Kind.PROMOTE), group[0])
+        rm = actual.model(key[1]) if actual is not None else None
+        candidate = rm.versions.get(action.to_version) if rm and action.to_version else None
+        current = rm.versions.get(action.from_version) if rm and action.from_version else None
+        context = policy_context(desired, key, action, candidate, current, changes)
+        for violation in check(policies, key[0], key[1], context, stage="plan"):
+            if violation.severity == "error":
+                blocked.setdefault(key, violation.describe())
+            else:
+                notes.append(f"warning for {key[0]}/{key[1]}: {violation.describe()}")
+    if not blocked and notes == list(plan.notes):
+        return plan
+    actions: list[PlanAction] = []
+    done: set[tuple[str, str]] = set()
+    for a in plan.actions:
+        key = (a.environment, a.model)
+        if key in blocked:
+            if key not in done:
+                done.add(key)
+                actions.append(
+                    PlanAction(
+                        Kind.BLOCKED,
+                        a.environment,
+                        a.model,
+                        a.fingerprint,
+                        a.from_version,
+                        a.to_version,
+                        blocked[key],
+                        changes=a.changes,
+                        gates=a.gates,
+                    )
+                )
+            continue
+        actions.append(a)
+    return replace(plan, actions=tuple(actions), notes=tuple(notes))

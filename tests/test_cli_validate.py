@@ -20,7 +20,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 def test_examples_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["validate", str(ROOT)], capsys)
     assert code == 0
-    assert out == "13 objects in 13 files: valid\n"
+    assert out == "18 objects in 18 files: valid\n"
 
 
 def break_model(repo: Path) -> None:
@@ -40,7 +40,7 @@ def test_text_format_lists_every_error_sorted(example_repo: Path, capsys: pytest
         "specs/models/wine-classifier.yaml:14:19: estimator.steps[1].params.C: "
         "must be a float in the range (0.0, inf] (got -1)",
         "specs/models/wine-classifier.yaml:16:21: metrics[1]: unknown scorer 'f1_mcro'; did you mean 'f1_micro'?",
-        "3 errors in 2 files (13 objects in 13 files checked)",
+        "3 errors in 2 files (18 objects in 18 files checked)",
     ]
 
 
@@ -53,7 +53,7 @@ def test_github_format(example_repo: Path, capsys: pytest.CaptureFixture[str]) -
         "::error file=specs/models/wine-classifier.yaml,line=14,col=19::"
         "estimator.steps[1].params.C: must be a float in the range (0.0, inf] (got -1)"
     )
-    assert lines[-1] == "2 errors in 1 file (13 objects in 13 files checked)"
+    assert lines[-1] == "2 errors in 1 file (18 objects in 18 files checked)"
 
 
 def test_json_format(example_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,7 +62,7 @@ def test_json_format(example_repo: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 1
     doc = json.loads(out)
     assert doc["valid"] is False
-    assert doc["objects"] == 13 and doc["files"] == 13
+    assert doc["objects"] == 18 and doc["files"] == 18
     assert [(e["file"], e["line"], e["col"]) for e in doc["errors"]] == [
         ("specs/models/wine-classifier.yaml", 14, 19),
         ("specs/models/wine-classifier.yaml", 16, 21),
@@ -107,7 +107,7 @@ def test_python_dash_m_and_console_script(tmp_path: Path) -> None:
         [sys.executable, "-m", "reconciler", "validate", str(ROOT)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0
-    assert result.stdout.strip() == "13 objects in 13 files: valid"
+    assert result.stdout.strip() == "18 objects in 18 files: valid"
     script = Path(sys.executable).with_name("reconciler")
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and result.stdout.startswith("reconciler ")

@@ -19,7 +19,7 @@ def test_committed_schemas_match_the_models() -> None:
 def test_schema_command_writes_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema", "--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == [f"{k}.schema.json" for k in ("dataset", "environment", "gate", "model", "spec")]
+    assert names == [f"{k}.schema.json" for k in ("dataset", "environment", "gate", "model", "policy", "spec")]
     model = json.loads((tmp_path / "model.schema.json").read_text())
     assert model["additionalProperties"] is False
     assert set(model["required"]) >= {"kind", "name", "dataset", "estimator", "metrics"}
@@ -30,7 +30,9 @@ def test_schema_command_writes_files(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_every_example_spec_names_its_schema() -> None:
-    for path in sorted([*ROOT.glob("specs/**/*.yaml"), *ROOT.glob("environments/*.yaml")]):
+    for path in sorted(
+        [*ROOT.glob("specs/**/*.yaml"), *ROOT.glob("environments/*.yaml"), *ROOT.glob("policies/*.yaml")]
+    ):
         first = path.read_text().splitlines()[0]
         assert first.startswith("# yaml-language-server: $schema="), path
         target = (path.parent / first.split("=", 1)[1]).resolve()

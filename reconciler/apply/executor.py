@@ -66,12 +66,14 @@ class Executor:
         catalog: Catalog,
         provenance: Provenance,
         listener: Listener | None = None,
+        policy_gate: Callable[[Action, VersionState, VersionState | None], list[str]] | None = None,
     ) -> None:
         self.store = store
         self.targets = targets
         self.catalog = catalog
         self.provenance = provenance
         self.listener = listener or (lambda phase, action, outcome: None)
+        self.policy_gate = policy_gate
         self.models: dict[str, RegisteredModelState | None] = {}
         self.failed_fingerprints: dict[tuple[str, str], str] = {}
         self.plan_id = ""
@@ -281,6 +283,11 @@ class Executor:
         rm = self._model(action.model)
         if rm is not None and rm.aliases.get(action.environment) == version.version:
             return "done", f"already at v{version.version}", version.version
+        if self.policy_gate is not None:
+            current = rm.versions.get(action.from_version) if rm and action.from_version else None
+            refusals = self.policy_gate(action, version, current)
+            if refusals:
+                return "failed", "; ".join(refusals) + f"; alias stays at {_v(action.from_version)}", None
         self.store.move_alias(action.model, action.environment, action.from_version, version.version)
         self.store.append_ledger(
             action.model,

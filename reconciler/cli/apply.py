@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.apply.executor import Executor, Outcome, Report, describe
-from reconciler.cli.common import add_repo, check_repo, open_session
+from reconciler.cli.common import Session, add_repo, check_repo, open_session
 from reconciler.github import actions as gha
 from reconciler.plan.model import Action, Kind, Plan
 from reconciler.render.views import render, rollback_of
@@ -23,6 +23,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser("apply", help="train, evaluate and promote until the registry matches the specs")
     add_repo(p)
     p.add_argument("--write-json", type=Path, metavar="FILE", help="write the plan and each step's outcome as JSON")
+    p.add_argument(
+        "--base", default="HEAD^", metavar="REV", help="revision policies judge the change against (default: HEAD^)"
+    )
     p.set_defaults(run=run, parser_error=p.error)
 
 
@@ -38,7 +41,8 @@ def _print_event(phase: str, action: Action, outcome: Outcome | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     repo = check_repo(args)
-    session = open_session(repo, args.env, check_data=True)
+    # Policies compare with the previous commit: on main, that is what the merge changed.
+    session = open_session(repo, args.env, check_data=True, base=args.base)
     plan = session.plan
     reverts = find_reverts(repo)
     print(f"Reconciler apply  {plan.revision} vs {plan.location}")
@@ -46,7 +50,12 @@ def run(args: argparse.Namespace) -> int:
     report = Report()
     if plan.has_changes or plan.blocked:
         executor = Executor(
-            session.store, session.desired.targets, load_catalog(), session.desired.provenance, _print_event
+            session.store,
+            session.desired.targets,
+            load_catalog(),
+            session.desired.provenance,
+            _print_event,
+            policy_gate(session),
         )
         report = executor.run(plan)
     done = [o for o in report.outcomes if o.status == "done"]
@@ -88,3 +97,19 @@ def _report_to_github(plan: Plan, report: Report, headline: str, reverts: list[A
     )
     for o in report.failed:
         gha.annotate("error", f"{o.action.environment}/{o.action.model} {o.action.kind.value} failed", o.message)
+
+
+def policy_gate(session: Session) -> Any:
+    """Policies again, right before an alias moves, with the candidate's fresh verdicts."""
+    policies = list(session.desired.state.specs.policies.values())
+    if not policies:
+        return None
+    from reconciler.engine import policy_context
+    from reconciler.policy.check import check
+
+    def gate(action: Action, candidate: Any, current: Any) -> list[str]:
+        key = (action.environment, action.model)
+        context = policy_context(session.desired, key, action, candidate, current, session.changes)
+        return [v.describe() for v in check(policies, key[0], key[1], context, stage="plan") if v.severity == "error"]
+
+    return gate

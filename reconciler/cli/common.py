@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.engine import Desired, check_untrained_data, load_desired, make_plan
+from reconciler.engine import Desired, changes_since, check_untrained_data, load_desired, make_plan, police
 from reconciler.plan.model import Plan
 from reconciler.state.actual import ActualState
 from reconciler.state.mlflow_store import MlflowStore
@@ -26,15 +26,19 @@ class Session:
     actual: ActualState
     plan: Plan
     scope: Sequence[str] | None
+    changes: Mapping[tuple[str, str], Mapping[str, Any]] | None = None
 
 
-def open_session(repo: Path, scope: Sequence[str] | None, *, check_data: bool) -> Session:
+def open_session(repo: Path, scope: Sequence[str] | None, *, check_data: bool, base: str | None = None) -> Session:
+    """Specs, registry and plan; `base` is the revision policies compare against (the change)."""
     desired = load_desired(repo)
     store = MlflowStore.for_repo(repo)
     actual = store.read()
     if check_data:
         desired = check_untrained_data(desired, actual, scope)
-    return Session(repo, desired, store, actual, make_plan(desired, actual, scope), scope)
+    changes = changes_since(repo, desired, base)
+    plan = police(make_plan(desired, actual, scope), desired, actual, changes)
+    return Session(repo, desired, store, actual, plan, scope, changes)
 
 
 def check_repo(args: Any) -> Path:

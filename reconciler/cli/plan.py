@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.offline:
         plan, reverts = _offline(repo, args.base or "HEAD^", args.env)
     else:
-        plan, actual = _online(repo, args.env, preview=args.preview)
+        plan, actual = _online(repo, args.env, preview=args.preview, base=args.base)
         reverts = find_reverts(repo, args.base)
     context = plan_context(plan, actual=actual, reverts=reverts, base=args.base or "")
     markdown = render("plan.md.j2", **context)
@@ -77,12 +77,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _online(repo: Path, scope: list[str] | None, *, preview: bool) -> tuple[Plan, ActualState]:
-    session = open_session(repo, scope, check_data=True)
+def _online(repo: Path, scope: list[str] | None, *, preview: bool, base: str | None) -> tuple[Plan, ActualState]:
+    session = open_session(repo, scope, check_data=True, base=base)
     if not preview:
         return session.plan, session.actual
     from reconciler.apply.executor import Executor
-    from reconciler.engine import make_plan
+    from reconciler.engine import make_plan, police
     from reconciler.spec.catalog import load_catalog
 
     candidates = Plan(
@@ -99,12 +99,12 @@ def _online(repo: Path, scope: list[str] | None, *, preview: bool) -> tuple[Plan
         f"preview: {report.trained} candidate(s) trained, evaluated and registered now without moving any "
         "alias; merging only promotes them"
     )
-    plan = make_plan(session.desired, actual, scope)
+    plan = police(make_plan(session.desired, actual, scope), session.desired, actual, session.changes)
     return replace(plan, notes=(*plan.notes, note)), actual
 
 
 def _offline(repo: Path, base: str, scope: list[str] | None) -> tuple[Plan, list[Revert]]:
-    from reconciler.engine import load_desired, load_desired_at
+    from reconciler.engine import changes_between, load_desired, load_desired_at, police
     from reconciler.plan.diff import spec_changes
     from reconciler.plan.offline import offline_plan
 
@@ -130,7 +130,7 @@ def _offline(repo: Path, base: str, scope: list[str] | None) -> tuple[Plan, list
         known=known,
         revision=head.provenance.short,
     )
-    return plan, reverts
+    return police(plan, head, None, changes_between(before, head, base)), reverts
 
 
 def _report_to_github(plan: Plan, markdown: str, reverts: list[Revert]) -> None:

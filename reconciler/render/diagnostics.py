@@ -12,10 +12,13 @@ FORMATS = ("text", "github", "json")
 
 def summary(diagnostics: Sequence[Diagnostic], objects: int, files: int) -> str:
     checked = f"{_n(objects, 'object')} in {_n(files, 'file')}"
-    if not diagnostics:
-        return f"{checked}: valid"
-    bad_files = len({d.file for d in diagnostics})
-    return f"{_n(len(diagnostics), 'error')} in {_n(bad_files, 'file')} ({checked} checked)"
+    errors = [d for d in diagnostics if d.severity == "error"]
+    warnings = len(diagnostics) - len(errors)
+    warned = f" ({_n(warnings, 'warning')})" if warnings else ""
+    if not errors:
+        return f"{checked}: valid{warned}"
+    bad_files = len({d.file for d in errors})
+    return f"{_n(len(errors), 'error')}{warned} in {_n(bad_files, 'file')} ({checked} checked)"
 
 
 def _n(count: int, word: str) -> str:
@@ -26,14 +29,20 @@ def render(diagnostics: Sequence[Diagnostic], objects: int, files: int, fmt: str
     if fmt == "json":
         return json.dumps(
             {
-                "valid": not diagnostics,
+                "valid": not any(d.severity == "error" for d in diagnostics),
                 "objects": objects,
                 "files": files,
-                "errors": [{"file": d.file, "line": d.line, "col": d.col, "message": d.message} for d in diagnostics],
+                "errors": [
+                    {"file": d.file, "line": d.line, "col": d.col, "message": d.message, "severity": d.severity}
+                    for d in diagnostics
+                ],
             },
             indent=2,
         )
-    lines = [github_annotation(d) for d in diagnostics] if fmt == "github" else [str(d) for d in diagnostics]
+    if fmt == "github":
+        lines = [github_annotation(d, "warning" if d.severity == "warning" else "error") for d in diagnostics]
+    else:
+        lines = [str(d) for d in diagnostics]
     return "\n".join([*lines, summary(diagnostics, objects, files)])
 
 

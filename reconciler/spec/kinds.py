@@ -325,12 +325,38 @@ class Environment(Object):
         return v
 
 
-Kind = Dataset | Model | Gate | Environment
+# --- Policy ------------------------------------------------------------------------------
+
+Pattern = Annotated[str, StringConstraints(pattern=r"^[a-z0-9*?\[\]-]+$", max_length=63)]
+
+
+class PolicyScope(Spec):
+    """Which (environment, model) pairs a policy judges; shell-style patterns."""
+
+    environments: list[Pattern] = Field(default_factory=lambda: ["*"])
+    models: list[Pattern] = Field(default_factory=lambda: ["*"])
+
+
+class Policy(Object):
+    """A rule every change must satisfy, as an expression in a sandbox (see README: Policies)."""
+
+    kind: Literal["Policy"]
+    description: str = ""
+    severity: Literal["error", "warning"] = "error"
+    scope: PolicyScope = Field(default_factory=PolicyScope)
+    require: Annotated[str, StringConstraints(min_length=1, max_length=4000)] = Field(
+        description="A Jinja2 expression that must be true, e.g. model.owner != ''"
+    )
+    message: str = Field(default="", description="Shown on violation; may use {{ }} over the same context.")
+
+
+Kind = Dataset | Model | Gate | Environment | Policy
 KINDS: dict[str, type[Object]] = {
     "Dataset": Dataset,
     "Model": Model,
     "Gate": Gate,
     "Environment": Environment,
+    "Policy": Policy,
 }
 
 

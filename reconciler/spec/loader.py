@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from reconciler.diagnostics import Diagnostic
 from reconciler.spec.catalog import Catalog, load_catalog
-from reconciler.spec.kinds import KINDS, Dataset, Environment, Gate, Model, Object
+from reconciler.spec.kinds import KINDS, Dataset, Environment, Gate, Model, Object, Policy
 from reconciler.spec.problems import Problem, diagnose, from_validation_error, has_step
 from reconciler.spec.references import (
     Located,
@@ -26,11 +26,11 @@ from reconciler.spec.references import (
     environment_order,
 )
 from reconciler.spec.resolve import ResolvedModel, apply_overrides
-from reconciler.spec.semantics import check_dataset, check_gate, check_model
+from reconciler.spec.semantics import check_dataset, check_gate, check_model, check_policy
 from reconciler.spec.suggest import did_you_mean
 from reconciler.spec.yaml_source import Document, parse_file
 
-SPEC_DIRS = ("specs", "environments")
+SPEC_DIRS = ("specs", "environments", "policies")
 SUFFIXES = (".yaml", ".yml")
 
 
@@ -41,9 +41,10 @@ class SpecSet:
     gates: Mapping[str, Gate]
     environments: Mapping[str, Environment]
     documents: Mapping[tuple[str, str], Document] = field(repr=False)
+    policies: Mapping[str, Policy] = field(default_factory=dict)
 
     def count(self) -> int:
-        return len(self.datasets) + len(self.models) + len(self.gates) + len(self.environments)
+        return len(self.datasets) + len(self.models) + len(self.gates) + len(self.environments) + len(self.policies)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,11 @@ class LoadResult:
 
     @property
     def ok(self) -> bool:
-        return not self.diagnostics
+        return not self.errors
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "error")
 
 
 def discover(repo: Path) -> list[Path]:
@@ -137,14 +142,18 @@ def build(
         gates=objects["Gate"],
         environments=objects["Environment"],
         documents=documents,
+        policies=objects["Policy"],
     )
 
     def report(located: Located) -> None:
-        diagnostics.append(diagnose(documents[(located.kind, located.name)], located.problem))
+        diagnostic = diagnose(documents[(located.kind, located.name)], located.problem)
+        diagnostics.append(replace(diagnostic, severity=located.severity))
 
     for located in check_references(specs.datasets, specs.models, specs.gates, specs.environments):
         report(located)
     resolved = _resolve(specs, flawed, report, catalog)
+    for located in check_spec_policies(specs, resolved, flawed):
+        report(located)
     desired = DesiredState(specs, tuple(environment_order(specs.environments)), resolved)
     return LoadResult(desired, tuple(sorted(set(diagnostics))), files)
 
@@ -183,6 +192,8 @@ def _validate_document(
         problems = list(check_dataset(obj, repo, catalog))
     elif isinstance(obj, Gate):
         problems = list(check_gate(obj, catalog))
+    elif isinstance(obj, Policy):
+        problems = list(check_policy(obj))
     diagnostics.extend(diagnose(doc, p) for p in problems)
     return obj, flawed or bool(problems)
 
@@ -287,3 +298,28 @@ def _within(data: Any, path: tuple[Any, ...]) -> tuple[Any, ...]:
         node = node[step]
         out.append(step)
     return tuple(out)
+
+
+def check_spec_policies(
+    specs: SpecSet, resolved: Mapping[tuple[str, str], ResolvedModel], flawed: set[tuple[str, str]]
+) -> list[Located]:
+    """Policies that read only the specs are judged here, so `validate` reports them."""
+    policies = [p for name, p in specs.policies.items() if ("Policy", name) not in flawed]
+    if not policies:
+        return []
+    from reconciler.policy.check import check
+    from reconciler.policy.context import spec_context
+
+    out = []
+    for (env_name, model_name), item in sorted(resolved.items()):
+        context = spec_context(item, specs.environments[env_name])
+        for v in check(policies, env_name, model_name, context, stage="spec"):
+            out.append(
+                Located(
+                    "Environment",
+                    env_name,
+                    Problem(("models", model_name), v.describe(), key=True),
+                    severity=v.severity,
+                )
+            )
+    return out

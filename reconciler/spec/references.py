@@ -17,6 +17,7 @@ class Located:
     kind: str
     name: str
     problem: Problem
+    severity: str = "error"
 
 
 def check_references(

@@ -19,6 +19,7 @@ from reconciler.spec.kinds import (
     MetricRule,
     Model,
     ParquetSource,
+    Policy,
     SklearnSource,
 )
 from reconciler.spec.problems import Problem
@@ -253,3 +254,15 @@ def check_gate(gate: Gate, catalog: Catalog) -> Iterator[Problem]:
     for i, rule in enumerate(gate.rules):
         if isinstance(rule, (MetricRule, BaselineRule)):
             yield from check_scorer(rule.metric, ("rules", i, "metric"), catalog)
+
+
+# --- Policy ------------------------------------------------------------------------------
+
+
+def check_policy(policy: Policy) -> Iterator[Problem]:
+    from reconciler.policy.sandbox import PolicySyntaxError, compile_expression
+
+    try:
+        compile_expression(policy.require)
+    except PolicySyntaxError as exc:
+        yield Problem(("require",), str(exc))

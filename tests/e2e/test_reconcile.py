@@ -303,3 +303,34 @@ def test_offline_plan_of_a_revert_is_a_rollback_with_no_training(repo: Repo) -> 
     assert "Plan: 0 to train, 3 to promote, 0 blocked." in out
     assert "Not checked against the registry" in out
     assert not (repo.path / ".reconciler" / "mlflow.db").exists(), "offline plans never open the registry"
+
+
+def test_policy_blocks_lowering_production_gates_with_a_model_change(repo: Repo) -> None:
+    repo.write("policies/no-lowered.yaml", (ROOT / "policies" / "no-lowered-gates-with-model-change.yaml").read_text())
+    repo.commit("policy")
+    assert repo.apply()[0] == 0
+    before = repo.aliases()
+    repo.edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.5")
+    repo.edit("specs/gates/quality.yaml", "min: 0.8", "min: 0.7")
+    repo.commit("tune iris and lower the bar at once")
+
+    for extra in (("--base", "HEAD^"), ("--offline", "--base", "HEAD^")):
+        plan = repo.plan(*extra)
+        blocked = {(a["environment"], a["model"]): a["reason"] for a in actions(plan, "blocked")}
+        assert list(blocked) == [("production", "iris-classifier")], extra
+        assert "policy 'no-lowered-gates-with-model-change'" in blocked[("production", "iris-classifier")]
+        assert "quality accuracy >= 0.8 min: 0.8 -> 0.7" in blocked[("production", "iris-classifier")]
+
+    code, out = repo.apply()
+    assert code == 1 and "no-lowered-gates-with-model-change" in out
+    after = repo.aliases()
+    assert after[("production", "iris-classifier")] == before[("production", "iris-classifier")]
+    assert after[("dev", "iris-classifier")] != before[("dev", "iris-classifier")], "outside its scope, it moves"
+
+    # Lowering the bar in a change of its own is allowed.
+    repo.edit("specs/models/iris-classifier.yaml", "C: 0.5", "C: 1.0")
+    repo.commit("back to C 1.0")
+    repo.edit("specs/gates/quality.yaml", "min: 0.7", "min: 0.6")
+    repo.commit("bar lowered on its own")
+    plan = repo.plan("--base", "HEAD^")
+    assert actions(plan, "blocked") == []

@@ -1,0 +1,85 @@
+"""The change itself, between the base and head revisions, as policies see it. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reconciler.gates.measures import describe_rule, slice_id
+from reconciler.spec.kinds import BaselineRule, CostRule, Gate, MetricRule
+
+Rule = MetricRule | CostRule | BaselineRule
+
+
+def _rule_key(rule: Rule) -> tuple[str, str, str]:
+    if isinstance(rule, CostRule):
+        return ("cost", rule.cost, str(rule.batch) if rule.cost == "latency_p95_ms" else "")
+    if isinstance(rule, BaselineRule):
+        return ("baseline", rule.metric, rule.baseline)
+    return ("metric", rule.metric, slice_id(rule.slice) if rule.slice else "")
+
+
+# For each threshold: True when a larger value is looser.
+_LOOSER_WHEN_LARGER = {"min": False, "max": True, "max_regression": True, "margin": False}
+
+
+def loosened(base: Sequence[Gate], head: Sequence[Gate]) -> list[dict[str, Any]]:
+    """Every way the head's gates are weaker than the base's: a lowered minimum, a raised
+    maximum or regression allowance, a rule or gate removed, a gate made advisory."""
+    out: list[dict[str, Any]] = []
+    now = {g.name: g for g in head}
+    for old in base:
+        new = now.get(old.name)
+        if new is None:
+            out.append({"gate": old.name, "rule": "", "field": "gate", "from": "present", "to": "removed"})
+            continue
+        if old.enforcement == "required" and new.enforcement == "advisory":
+            out.append({"gate": old.name, "rule": "", "field": "enforcement", "from": "required", "to": "advisory"})
+        # Rules on the same subject (two rules on accuracy, say) pair up in order.
+        new_rules: dict[tuple[str, str, str], list[Rule]] = {}
+        for r in new.rules:
+            new_rules.setdefault(_rule_key(r), []).append(r)
+        seen: dict[tuple[str, str, str], int] = {}
+        for rule in old.rules:
+            key = _rule_key(rule)
+            index = seen[key] = seen.get(key, -1) + 1
+            candidates = new_rules.get(key, [])
+            match = candidates[index] if index < len(candidates) else None
+            if match is None:
+                out.append(
+                    {"gate": old.name, "rule": describe_rule(rule), "field": "rule", "from": "present", "to": "removed"}
+                )
+                continue
+            for name, larger_is_looser in _LOOSER_WHEN_LARGER.items():
+                before, after = getattr(rule, name, None), getattr(match, name, None)
+                if name == "max" and isinstance(rule, CostRule):
+                    larger_is_looser = True
+                if before is None:
+                    continue
+                if after is None or (after > before if larger_is_looser else after < before):
+                    out.append(
+                        {"gate": old.name, "rule": describe_rule(rule), "field": name, "from": before, "to": after}
+                    )
+    return out
+
+
+def change_dict(
+    base_revision: str,
+    head_revision: str,
+    base_fingerprint: str | None,
+    head_fingerprint: str,
+    base_gates: Sequence[Gate] | None,
+    head_gates: Sequence[Gate],
+    spec_diff: Sequence[str],
+) -> dict[str, Any]:
+    lowered = loosened(base_gates or (), head_gates) if base_gates is not None else []
+    return {
+        "base": base_revision,
+        "head": head_revision,
+        "new": base_fingerprint is None,
+        "model_changed": base_fingerprint is not None and base_fingerprint != head_fingerprint,
+        "spec_diff": list(spec_diff),
+        "gates_lowered": lowered,
+        "gates_changed": base_gates is not None
+        and [g.model_dump() for g in base_gates] != [g.model_dump() for g in head_gates],
+    }

@@ -1,0 +1,199 @@
+"""Policies: the sandbox holds, each shipped policy blocks its violation and passes the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.plan.model import Action, Kind
+from reconciler.policy.change import loosened
+from reconciler.policy.check import check
+from reconciler.policy.context import plan_context, spec_context
+from reconciler.policy.sandbox import PolicySyntaxError, compile_expression
+from reconciler.spec.kinds import Gate, Policy
+from reconciler.spec.loader import load_repo
+from tests.conftest import ROOT
+
+DESIRED = load_repo(ROOT).desired
+SHIPPED = dict(DESIRED.specs.policies)
+
+
+def context(env_name: str = "production", model_name: str = "iris-classifier", **changes: Any) -> dict[str, Any]:
+    resolved = DESIRED.resolved[(env_name, model_name)]
+    ctx = spec_context(resolved, DESIRED.specs.environments[env_name])
+    for key, value in changes.items():
+        if key in ("model", "environment") and isinstance(value, dict):
+            ctx[key] = {**ctx[key], **value}
+        else:
+            ctx[key] = value
+    return ctx
+
+
+def violations(name: str, ctx: dict[str, Any], env: str = "production", stage: str = "plan") -> list[str]:
+    return [v.message for v in check([SHIPPED[name]], env, "iris-classifier", ctx, stage=stage)]
+
+
+def policy(require: str, **extra: Any) -> Policy:
+    return Policy.model_validate({"kind": "Policy", "name": "p", "require": require, **extra})
+
+
+def test_shipped_policies_pass_on_the_examples() -> None:
+    assert set(SHIPPED) == {
+        "owner-required",
+        "gates-where-promoted",
+        "production-requires-staging",
+        "no-lowered-gates-with-model-change",
+        "production-estimators",
+    }
+    for (env, model), resolved in DESIRED.resolved.items():
+        ctx = spec_context(resolved, DESIRED.specs.environments[env])
+        assert check(list(SHIPPED.values()), env, model, ctx, stage="plan") == [], (env, model)
+
+
+def test_owner_required() -> None:
+    assert violations("owner-required", context(model={"owner": ""})) == [
+        "model 'iris-classifier' has no owner: add `owner:` to its spec"
+    ]
+
+
+def test_gates_where_promoted() -> None:
+    ungated = context(environment={"gates": [], "promotes_from": "staging"})
+    assert len(violations("gates-where-promoted", ungated)) == 1
+    assert violations("gates-where-promoted", context(env_name="dev", environment={"gates": []}), env="dev") == []
+
+
+def promote_ctx(staging_passed: bool | None) -> dict[str, Any]:
+    action = Action(Kind.PROMOTE, "production", "iris-classifier", "fp", "1", "2", "r")
+    ctx = context()
+    candidate = None
+    if staging_passed is not None:
+        candidate = {"version": "2", "metrics": {}, "verdicts": {"staging": staging_passed}}
+    return {**plan_context(ctx, action, None, None, None), "candidate": candidate}
+
+
+def test_production_requires_staging() -> None:
+    assert violations("production-requires-staging", promote_ctx(True)) == []
+    assert violations("production-requires-staging", promote_ctx(None)) == [], "unknown until apply re-checks"
+    (message,) = violations("production-requires-staging", promote_ctx(False))
+    assert "needs a passing staging verdict" in message and "v2" in message
+    assert len(violations("production-requires-staging", context(environment={"promotes_from": "dev"}))) == 1
+
+
+def test_no_lowered_gates_with_model_change() -> None:
+    lowered = [{"gate": "q", "rule": "accuracy >= 0.85", "field": "min", "from": 0.85, "to": 0.7}]
+    both = context(change={"model_changed": True, "gates_lowered": lowered})
+    (message,) = violations("no-lowered-gates-with-model-change", both)
+    assert "q accuracy >= 0.85 min: 0.85 -> 0.7" in message
+    assert (
+        violations(
+            "no-lowered-gates-with-model-change", context(change={"model_changed": False, "gates_lowered": lowered})
+        )
+        == []
+    )
+    assert (
+        violations("no-lowered-gates-with-model-change", context(change={"model_changed": True, "gates_lowered": []}))
+        == []
+    )
+
+
+def test_production_estimators() -> None:
+    svc = context(model={"estimator": {"class": "sklearn.svm.SVC", "params": {}, "steps": None}})
+    (message,) = violations("production-estimators", svc)
+    assert "sklearn.svm.SVC" in message
+    pipeline = context(model_name="wine-classifier")
+    assert violations("production-estimators", pipeline) == [], "a pipeline is judged by its last step"
+
+
+def gate(rules: list[dict[str, Any]], **extra: Any) -> Gate:
+    return Gate.model_validate({"kind": "Gate", "name": "q", "rules": rules, **extra})
+
+
+def test_loosened_gates_are_detected() -> None:
+    base = [gate([{"metric": "accuracy", "min": 0.9, "max_regression": 0.01}, {"cost": "model_size_kb", "max": 100}])]
+    assert loosened(base, base) == []
+    tighter = [
+        gate([{"metric": "accuracy", "min": 0.95, "max_regression": 0.005}, {"cost": "model_size_kb", "max": 50}])
+    ]
+    assert loosened(base, tighter) == []
+    looser = [gate([{"metric": "accuracy", "min": 0.8, "max_regression": 0.01}, {"cost": "model_size_kb", "max": 200}])]
+    assert [(c["field"], c["from"], c["to"]) for c in loosened(base, looser)] == [("min", 0.9, 0.8), ("max", 100, 200)]
+    assert [c["field"] for c in loosened(base, [gate([{"metric": "accuracy", "min": 0.9}])])] == [
+        "max_regression",
+        "rule",
+    ]
+    assert [c["field"] for c in loosened(base, [])] == ["gate"]
+    assert [c["field"] for c in loosened(base, [gate(base[0].model_dump()["rules"], enforcement="advisory")])] == [
+        "enforcement"
+    ]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "().__class__.__mro__",
+        "cycler.__init__.__globals__",
+        "model.__class__",
+        "model['__class__']",
+        "model._private",
+        "lipsum",
+    ],
+)
+def test_sandbox_escapes_are_refused_before_running(expression: str) -> None:
+    with pytest.raises(PolicySyntaxError):
+        compile_expression(expression)
+
+
+@pytest.mark.parametrize(
+    ("expression", "error"),
+    [
+        ("range(10**10) | list", "Range too big"),
+        ("('a' * 10**9) | length > 0", "too large"),
+        ("(10 ** 1000) > 0", "too large"),
+        ("model['__cl' ~ 'ass__'] is none", "not allowed"),
+        ("model.no_such_field > 1", "no_such_field"),
+    ],
+)
+def test_runtime_refusals_and_errors_block_with_the_message(expression: str, error: str) -> None:
+    (violation,) = check([policy(expression)], "dev", "m", context(), stage="plan")
+    assert violation.severity == "error"
+    assert "could not be evaluated" in violation.message and error in violation.message
+
+
+def test_warning_severity_reports_without_blocking(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import copy_examples
+
+    repo = copy_examples(tmp_path / "r")
+    (repo / "policies" / "desc.yaml").write_text(
+        "kind: Policy\nname: short-descriptions\nseverity: warning\nscope: {environments: [dev]}\n"
+        "require: model.description | length < 30\nmessage: '{{ model.name }} has a long description'\n"
+    )
+    code = main(["validate", str(repo)])
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == (
+        "environments/dev.yaml:6:3: warning: models.iris-classifier: policy 'short-descriptions': "
+        "iris-classifier has a long description"
+    )
+    assert lines[-1] == "19 objects in 19 files: valid (4 warnings)"
+
+
+def test_syntax_error_is_positioned_by_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import copy_examples
+
+    repo = copy_examples(tmp_path / "r")
+    (repo / "policies" / "broken.yaml").write_text("kind: Policy\nname: broken\nrequire: model.owner !=\n")
+    (repo / "policies" / "escape.yaml").write_text("kind: Policy\nname: escape\nrequire: ().__class__.__mro__\n")
+    assert main(["validate", str(repo)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "policies/broken.yaml:3:10: require: invalid expression: unexpected ')'"
+    assert out[1] == "policies/escape.yaml:3:10: require: access to '__mro__' is not allowed in a policy expression"
+
+
+def test_rules_on_the_same_metric_pair_up_in_order() -> None:
+    base = [gate([{"metric": "accuracy", "min": 0.8}, {"metric": "accuracy", "max_regression": 0.05}])]
+    head = [gate([{"metric": "accuracy", "min": 0.7}, {"metric": "accuracy", "max_regression": 0.05}])]
+    assert [(c["field"], c["from"], c["to"]) for c in loosened(base, head)] == [("min", 0.8, 0.7)]
