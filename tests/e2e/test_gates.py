@@ -119,12 +119,13 @@ def test_cost_rules_are_measured_recorded_and_enforced(env: Path, capsys: pytest
     assert size[1] == "model_size_kb" and size[6] is True
 
     repo.edit("specs/gate.yaml", "{cost: model_size_kb, max: 100000}", "{cost: model_size_kb, max: 0.001}")
-    repo.commit("tiny size budget")
+    repo.edit("specs/gate.yaml", "max: 60000, batch: 200", "max: 0.000001, batch: 200")
+    repo.commit("tiny size and latency budgets")
     plan = repo.plan()
     (evaluate,) = [a for a in plan["actions"] if a["kind"] == "evaluate"]
     assert evaluate["reason"] == "gates changed"
     code, out = repo.apply()
-    assert code == 1 and "model_size_kb" in out and "<= 0.001" in out
+    assert code == 1 and "model_size_kb" in out and "<= 0.001" in out and "latency_p95_ms" in out
     code, md, _ = repo.run("plan", "--format", "markdown")
     assert code == 1 and "model_size_kb" in md, "the measured size is reported in the plan"
 
@@ -149,6 +150,9 @@ def test_max_and_relative_regression(env: Path, capsys: pytest.CaptureFixture[st
     repo.commit("a ceiling the model exceeds")
     code, out = repo.apply()
     assert code == 1 and "(<= 0.5)" in out
+    repo.edit("specs/gate.yaml", "max: 0.5", "max: 1.0")
+    repo.commit("a ceiling it stays under")
+    assert repo.apply()[0] == 0
 
 
 def test_advisory_gate_reports_but_never_blocks(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
