@@ -23,7 +23,7 @@ from reconciler.spec.catalog import Catalog
 from reconciler.spec.fingerprint import spec_hash
 from reconciler.state import tags as t
 from reconciler.state.actual import LedgerEntry, RegisteredModelState, Verdict, VersionState
-from reconciler.state.mlflow_store import Candidate, MlflowStore
+from reconciler.state.mlflow_store import Candidate, MlflowStore, RegistryUnavailable
 from reconciler.vcs.git import Provenance
 
 
@@ -88,6 +88,8 @@ class Executor:
             start = time.perf_counter()
             try:
                 status, message, version = self._step(action)
+            except RegistryUnavailable:
+                raise  # every later step would fail the same way, after its retries
             except ReconcilerError as exc:
                 status, message, version = "failed", str(exc), None
             except Exception as exc:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from reconciler import __version__
 from reconciler.cli import apply, history, plan, schema, status, validate
 from reconciler.diagnostics import InvalidSpecs, ReconcilerError
+from reconciler.redact import redact
 
 COMMANDS = (validate, plan, apply, status, history, schema)
 
@@ -36,8 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"reconciler: {exc}", file=sys.stderr)
         return 1
     except ReconcilerError as exc:
-        print(f"reconciler: {exc}", file=sys.stderr)
-        return 1
+        print(redact(f"reconciler: {exc}"), file=sys.stderr)
+        return int(getattr(exc, "exit_code", 1))
     except KeyboardInterrupt:
         print("reconciler: interrupted", file=sys.stderr)
         return 130
@@ -45,6 +46,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A bug, not a user error: one line by default, the traceback when asked for.
         if os.environ.get("RECONCILER_DEBUG"):
             raise
-        print(f"reconciler: internal error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        print(redact(f"reconciler: internal error: {type(exc).__name__}: {exc}".splitlines()[0]), file=sys.stderr)
         print("reconciler: set RECONCILER_DEBUG=1 to see the traceback", file=sys.stderr)
         return 3

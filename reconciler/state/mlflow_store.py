@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.diagnostics import ReconcilerError
+from reconciler.redact import redact
 from reconciler.state import tags as t
 from reconciler.state.actual import (
     ActualState,
@@ -36,6 +37,8 @@ def _quiet() -> None:
     for name in ("mlflow", "alembic", "sqlalchemy", "urllib3", "git"):
         logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for key, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
     warnings.filterwarnings("ignore", module="mlflow")
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*pydantic.*")
@@ -82,14 +85,19 @@ class MlflowStore:
 
     @property
     def location(self) -> str:
-        return self.tracking_uri
+        return redact(self.tracking_uri)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         self.calls += 1
         try:
             return fn(*args, **kwargs)
         except self._mlflow.exceptions.MlflowException as exc:
-            raise RegistryError(str(exc).splitlines()[0], getattr(exc, "error_code", "")) from exc
+            text = str(exc)
+            if _unreachable(text):
+                raise RegistryUnavailable(self.location, text) from exc
+            raise RegistryError(redact(text.splitlines()[0])[:500], getattr(exc, "error_code", "")) from exc
+        except OSError as exc:  # a dead socket below MLflow's own handling
+            raise RegistryUnavailable(self.location, str(exc)) from exc
 
     # --- reading ------------------------------------------------------------------------
 
@@ -256,6 +264,48 @@ class RegistryError(ReconcilerError):
     def __init__(self, message: str, code: str = "") -> None:
         super().__init__(f"MLflow: {message}")
         self.code = code
+
+
+class RegistryUnavailable(ReconcilerError):
+    """The registry cannot be reached at all: stop the whole run, not just one step."""
+
+    exit_code = 4
+
+    def __init__(self, location: str, detail: str) -> None:
+        reason = "connection refused" if "refused" in detail.lower() else _short(detail)
+        super().__init__(
+            f"cannot reach the MLflow registry at {location} ({reason}); nothing was changed after this point"
+        )
+
+
+def _short(detail: str) -> str:
+    last = redact(detail.strip().splitlines()[-1] if detail.strip() else "no answer")
+    return last[:200]
+
+
+_UNREACHABLE = (
+    "Max retries exceeded",
+    "Connection refused",
+    "Failed to establish",
+    "timed out",
+    "Read timed out",
+    "RemoteDisconnected",
+    "Connection aborted",
+    "Name or service not known",
+)
+
+
+def _unreachable(text: str) -> bool:
+    return any(marker in text for marker in _UNREACHABLE)
+
+
+# Bounded retries: MLflow's defaults retry for minutes before giving up on a dead server.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
 
 
 def _v(version: str | None) -> str:
