@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.apply.executor import Executor, Outcome, Report, describe
-from reconciler.cli.common import Session, add_repo, check_repo, open_session
+from reconciler.cli.common import Session, check_repo, open_session
 from reconciler.github import actions as gha
 from reconciler.plan.model import Action, Kind, Plan
 from reconciler.render.views import render, rollback_of
@@ -21,7 +21,21 @@ ICONS = {"done": "✅", "failed": "❌", "skipped": "⏭️"}
 
 def register(sub: Any) -> None:
     p = sub.add_parser("apply", help="train, evaluate and promote until the registry matches the specs")
-    add_repo(p)
+    p.add_argument(
+        "repo",
+        nargs="?",
+        default=".",
+        type=Path,
+        help="repository root (default: .), or a plan saved by `reconciler plan --out`",
+    )
+    p.add_argument("--env", action="append", metavar="ENV", help="only this environment (repeatable)")
+    p.add_argument(
+        "--repo",
+        dest="repo_dir",
+        type=Path,
+        default=None,
+        help="with a saved plan: the repository it was made from (default: .)",
+    )
     p.add_argument("--write-json", type=Path, metavar="FILE", help="write the plan and each step's outcome as JSON")
     p.add_argument(
         "--base", default="HEAD^", metavar="REV", help="revision policies judge the change against (default: HEAD^)"
@@ -40,10 +54,19 @@ def _print_event(phase: str, action: Action, outcome: Outcome | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    saved: Path | None = None
+    if args.repo.is_file():
+        saved, args.repo = args.repo, args.repo_dir or Path(".")
     repo = check_repo(args)
     # Policies compare with the previous commit: on main, that is what the merge changed.
     session = open_session(repo, args.env, check_data=True, base=args.base)
     plan = session.plan
+    if saved is not None:
+        from reconciler.plan import saved as saved_plans
+
+        plan, state, specs = saved_plans.load(saved, session.store.location)
+        saved_plans.check_fresh(saved, state, specs, session.actual, session.desired.entries)
+        print(f"Applying the saved plan {saved} (plan {plan.id})")
     reverts = find_reverts(repo)
     print(f"Reconciler apply  {plan.revision} vs {plan.location}")
     print(plan.summary())

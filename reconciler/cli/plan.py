@@ -44,6 +44,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--write-markdown", type=Path, metavar="FILE", help="also write the Markdown view to FILE")
     p.add_argument("--write-json", type=Path, metavar="FILE", help="also write the JSON view to FILE")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="save the plan for `reconciler apply FILE`, which refuses it if anything moved since",
+    )
     p.set_defaults(run=run, parser_error=p.error)
 
 
@@ -51,12 +57,18 @@ def run(args: argparse.Namespace) -> int:
     repo = check_repo(args)
     if args.offline and args.preview:
         args.parser_error("--offline and --preview exclude each other (preview needs the registry)")
+    if args.offline and args.out:
+        args.parser_error("--out needs the registry: an offline plan cannot be applied")
     actual: ActualState | None = None
     if args.offline:
         plan, reverts = _offline(repo, args.base or "HEAD^", args.env)
     else:
-        plan, actual = _online(repo, args.env, preview=args.preview, base=args.base)
+        plan, actual, entries = _online(repo, args.env, preview=args.preview, base=args.base)
         reverts = find_reverts(repo, args.base)
+        if args.out:
+            from reconciler.plan.saved import save
+
+            save(args.out, plan, actual, entries)
     context = plan_context(plan, actual=actual, reverts=reverts, base=args.base or "")
     markdown = render("plan.md.j2", **context)
     if args.write_markdown:
@@ -77,10 +89,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _online(repo: Path, scope: list[str] | None, *, preview: bool, base: str | None) -> tuple[Plan, ActualState]:
+def _online(
+    repo: Path, scope: list[str] | None, *, preview: bool, base: str | None
+) -> tuple[Plan, ActualState, list[Any]]:
     session = open_session(repo, scope, check_data=True, base=base)
     if not preview:
-        return session.plan, session.actual
+        return session.plan, session.actual, session.desired.entries
     from reconciler.apply.executor import Executor
     from reconciler.engine import make_plan, police
     from reconciler.spec.catalog import load_catalog
@@ -100,7 +114,7 @@ def _online(repo: Path, scope: list[str] | None, *, preview: bool, base: str | N
         "alias; merging only promotes them"
     )
     plan = police(make_plan(session.desired, actual, scope), session.desired, actual, session.changes)
-    return replace(plan, notes=(*plan.notes, note)), actual
+    return replace(plan, notes=(*plan.notes, note)), actual, session.desired.entries
 
 
 def _offline(repo: Path, base: str, scope: list[str] | None) -> tuple[Plan, list[Revert]]:

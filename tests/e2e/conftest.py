@@ -115,6 +115,13 @@ class Repo:
         out, err = self.capsys.readouterr()
         return code, out, err
 
+    def run_plain(self, *argv: str) -> tuple[int, str, str]:
+        """The command line exactly as given (no repository path added)."""
+        self.capsys.readouterr()
+        code = main(list(argv))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
     def plan(self, *extra: str) -> dict[str, Any]:
         code, out, err = self.run("plan", "--format", "json", *extra)
         assert code in (0, 1, 2), err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -334,3 +335,35 @@ def test_policy_blocks_lowering_production_gates_with_a_model_change(repo: Repo)
     repo.commit("bar lowered on its own")
     plan = repo.plan("--base", "HEAD^")
     assert actions(plan, "blocked") == []
+
+
+def test_saved_plan_applies_exactly_and_refuses_when_stale(repo: Repo) -> None:
+    saved = repo.path.parent / "plan.json"
+    code, _, _ = repo.run("plan", "--out", str(saved))
+    assert code == 0
+    doc = json.loads(saved.read_text())
+    assert doc["plan"]["summary"]["train"] == 2
+    code, out, err = repo.run_plain("apply", str(saved), "--repo", str(repo.path))
+    assert code == 0, out + err
+    assert f"Applying the saved plan {saved}" in out and "2 trained" in out
+    assert repo.aliases()[("production", "iris-classifier")] == "1"
+
+    # Stale because the registry moved: refused, registry untouched.
+    repo.edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.5")
+    repo.commit("iris C 0.5")
+    code, _, _ = repo.run("plan", "--out", str(saved))
+    repo.client().set_registered_model_alias("iris-classifier", "dev", "1")  # someone else acts meanwhile
+    repo.client().set_registered_model_tag(
+        "iris-classifier", "reconciler.ledger.999999", json.dumps({"env": "dev", "to": "1"})
+    )
+    before = (repo.aliases(), repo.version_count())
+    code, out, err = repo.run_plain("apply", str(saved), "--repo", str(repo.path))
+    assert code == 1 and "the registry changed since this plan was made" in err
+    assert (repo.aliases(), repo.version_count()) == before
+
+    # Stale because the specs moved.
+    code, _, _ = repo.run("plan", "--out", str(saved))
+    repo.edit("specs/models/iris-classifier.yaml", "C: 0.5", "C: 0.6")
+    code, out, err = repo.run_plain("apply", str(saved), "--repo", str(repo.path))
+    assert code == 1 and "the specs changed since this plan was made" in err
+    assert (repo.aliases(), repo.version_count()) == before

@@ -1,0 +1,106 @@
+"""Saved plans: `plan --out FILE` then `apply FILE` applies exactly that plan, or refuses when
+the registry or the specs moved since (like Terraform's stale saved plans)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from reconciler.diagnostics import ReconcilerError
+from reconciler.plan.model import Action, DesiredEntry, Kind, Plan
+from reconciler.spec.fingerprint import sha256_json
+from reconciler.state import tags as t
+from reconciler.state.actual import ActualState
+
+SAVED_FORMAT = 1
+
+
+def state_serial(actual: ActualState) -> str:
+    """What the planner's decisions depend on in the registry: aliases, fingerprints, verdicts
+    and the ledger. Measurements recorded later do not change a decision."""
+    snapshot = {
+        name: {
+            "aliases": dict(sorted(rm.aliases.items())),
+            "versions": {
+                v: {"fp": s.fingerprint, **{k: s.tags[k] for k in sorted(s.tags) if k.startswith(t.GATE_PREFIX)}}
+                for v, s in sorted(rm.versions.items())
+            },
+            "ledger": len(rm.ledger),
+        }
+        for name, rm in sorted(actual.models.items())
+    }
+    return sha256_json({"models": snapshot, "unmanaged": sorted(actual.unmanaged)})[:16]
+
+
+def specs_serial(entries: Sequence[DesiredEntry]) -> str:
+    return sha256_json(
+        sorted(
+            [e.environment, e.model, e.fingerprint, e.gates_hash, list(e.data_problems), sha256_json(e.spec)]
+            for e in entries
+        )
+    )[:16]
+
+
+def save(path: Path, plan: Plan, actual: ActualState, entries: Sequence[DesiredEntry]) -> None:
+    doc = {
+        "saved_plan": SAVED_FORMAT,
+        "state_serial": state_serial(actual),
+        "specs_serial": specs_serial(entries),
+        "plan": plan.to_dict(),
+    }
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+
+def load(path: Path, plan_location: str) -> tuple[Plan, str, str]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("saved_plan") != SAVED_FORMAT:
+            raise ValueError("not a saved plan of this format")
+        raw = doc["plan"]
+        actions = tuple(_action(a) for a in raw["actions"])
+        plan = Plan(
+            actions,
+            tuple(raw["environments"]),
+            plan_location,
+            raw.get("revision", ""),
+            tuple(raw.get("notes", ())),
+            bool(raw.get("checked_against_registry", True)),
+        )
+        return plan, str(doc["state_serial"]), str(doc["specs_serial"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReconcilerError(f"{path}: not a readable saved plan ({exc})") from exc
+
+
+def _action(raw: dict[str, Any]) -> Action:
+    return Action(
+        kind=Kind(raw["kind"]),
+        environment=raw["environment"],
+        model=raw["model"],
+        fingerprint=raw.get("fingerprint"),
+        from_version=raw.get("from_version"),
+        to_version=raw.get("to_version"),
+        reason=raw.get("reason", ""),
+        changes=tuple(raw.get("changes", ())),
+        evaluate_in=tuple(raw.get("evaluate_in", ())),
+        gates=tuple(raw.get("gates", ())),
+        drift=bool(raw.get("drift", False)),
+    )
+
+
+def check_fresh(
+    path: Path, saved_state: str, saved_specs: str, actual: ActualState, entries: Sequence[DesiredEntry]
+) -> None:
+    now = state_serial(actual)
+    if now != saved_state:
+        raise ReconcilerError(
+            f"{path}: the registry changed since this plan was made (state {saved_state}, now {now}); "
+            "run `reconciler plan --out` again"
+        )
+    now_specs = specs_serial(entries)
+    if now_specs != saved_specs:
+        raise ReconcilerError(
+            f"{path}: the specs changed since this plan was made (specs {saved_specs}, now {now_specs}); "
+            "run `reconciler plan --out` again"
+        )
