@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.apply.executor import Executor, Outcome, Report, describe
+from reconciler.apply.lock import RegistryLock
 from reconciler.cli.common import Session, check_repo, open_session
+from reconciler.engine import load_desired
 from reconciler.github import actions as gha
 from reconciler.plan.model import Action, Kind, Plan
 from reconciler.render.views import render, rollback_of
 from reconciler.spec.catalog import load_catalog
+from reconciler.state.mlflow_store import MlflowStore
 from reconciler.vcs.git import find_reverts
 
 ICONS = {"done": "✅", "failed": "❌", "skipped": "⏭️"}
@@ -35,6 +38,13 @@ def register(sub: Any) -> None:
         type=Path,
         default=None,
         help="with a saved plan: the repository it was made from (default: .)",
+    )
+    p.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=600,
+        metavar="SECONDS",
+        help="how long to wait for another apply to finish (default: 600)",
     )
     p.add_argument("--write-json", type=Path, metavar="FILE", help="write the plan and each step's outcome as JSON")
     p.add_argument(
@@ -58,8 +68,16 @@ def run(args: argparse.Namespace) -> int:
     if args.repo.is_file():
         saved, args.repo = args.repo, args.repo_dir or Path(".")
     repo = check_repo(args)
+    load_desired(repo)  # invalid specs stop here, before the registry is even opened
+    store = MlflowStore.for_repo(repo)
+    # Planning happens under the lock too: a plan made while another apply runs is stale.
+    with RegistryLock(store, timeout=args.lock_timeout, say=lambda text: print(text, flush=True)):
+        return _apply(args, repo, store, saved)
+
+
+def _apply(args: argparse.Namespace, repo: Path, store: MlflowStore, saved: Path | None) -> int:
     # Policies compare with the previous commit: on main, that is what the merge changed.
-    session = open_session(repo, args.env, check_data=True, base=args.base)
+    session = open_session(repo, args.env, check_data=True, base=args.base, store=store)
     plan = session.plan
     if saved is not None:
         from reconciler.plan import saved as saved_plans

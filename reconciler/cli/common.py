@@ -29,10 +29,17 @@ class Session:
     changes: Mapping[tuple[str, str], Mapping[str, Any]] | None = None
 
 
-def open_session(repo: Path, scope: Sequence[str] | None, *, check_data: bool, base: str | None = None) -> Session:
+def open_session(
+    repo: Path,
+    scope: Sequence[str] | None,
+    *,
+    check_data: bool,
+    base: str | None = None,
+    store: MlflowStore | None = None,
+) -> Session:
     """Specs, registry and plan; `base` is the revision policies compare against (the change)."""
     desired = load_desired(repo)
-    store = MlflowStore.for_repo(repo)
+    store = store or MlflowStore.for_repo(repo)
     actual = store.read()
     if check_data:
         desired = check_untrained_data(desired, actual, scope)

@@ -5,6 +5,7 @@ for it, and every registry call can be counted here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -68,14 +69,20 @@ class MlflowStore:
         _quiet()  # again: importing mlflow configures its own loggers
         self.tracking_uri = tracking_uri
         self.artifact_root = artifact_root
-        if tracking_uri.startswith("sqlite:///"):
-            Path(tracking_uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        sqlite_path = Path(tracking_uri[len("sqlite:///") :]) if tracking_uri.startswith("sqlite:///") else None
+        if sqlite_path is not None:
+            sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
         self._mlflow = mlflow
-        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         self.calls = 0  # registry/tracking round trips, for benchmarks and tests
         self._experiment_id: str | None = None
+        with _store_creation_lock(sqlite_path):
+            self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+            if sqlite_path is not None:
+                # The tracking and the registry store each create or migrate the schema on first use.
+                self._call(self.client.search_experiments, max_results=1)
+                self._call(self.client.search_registered_models, max_results=1)
 
     @classmethod
     def for_repo(cls, repo: Path) -> MlflowStore:
@@ -108,7 +115,7 @@ class MlflowStore:
         for rm in self._pages(self.client.search_registered_models, max_results=PAGE):
             if rm.tags.get(t.MANAGED) == "true":
                 managed[rm.name] = rm
-            else:
+            elif rm.name != LOCK_MODEL:
                 unmanaged.add(rm.name)
         versions: dict[str, dict[str, VersionState]] = {name: {} for name in managed}
         names = sorted(managed)
@@ -255,9 +262,82 @@ class MlflowStore:
         self._call(self.client.set_registered_model_tag, model, f"{t.LEDGER_PREFIX}{seq:06d}", stored.to_json())
         return stored
 
+    def try_lock(self, lease: Lease) -> Lease | None:
+        """Take the lock, or return the lease that holds it (an unreadable lock counts as expired)."""
+        tags = {
+            "token": lease.token,
+            "holder": lease.holder,
+            "acquired": repr(lease.acquired),
+            "expires": repr(lease.expires),
+        }
+        try:
+            self._call(
+                self.client.create_registered_model,
+                LOCK_MODEL,
+                tags=tags,
+                description="Held by a running `reconciler apply`; see `reconciler unlock`.",
+            )
+            return None
+        except RegistryError as exc:
+            if exc.code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        held = self.read_lock()
+        return held if held is not None else Lease("", "unknown", 0.0, 0.0)
+
+    def read_lock(self) -> Lease | None:
+        try:
+            rm = self._call(self.client.get_registered_model, LOCK_MODEL)
+        except RegistryError as exc:
+            if exc.code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        return _lease(rm.tags)
+
+    def renew_lock(self, lease: Lease) -> bool:
+        held = self.read_lock()
+        if held is None or held.token != lease.token:
+            return False
+        self._call(self.client.set_registered_model_tag, LOCK_MODEL, "expires", repr(lease.expires))
+        return True
+
+    def release_lock(self, token: str | None) -> Lease | None:
+        """Delete the lock if `token` holds it (None: whoever holds it). Returns what was removed."""
+        held = self.read_lock()
+        if held is None and token is not None:
+            return None
+        if token is not None and held is not None and held.token != token:
+            return None
+        try:
+            self._call(self.client.delete_registered_model, LOCK_MODEL)
+        except RegistryError as exc:
+            if exc.code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+        return held
+
     def load_model(self, model: str, version: str) -> Any:
         self.calls += 1
         return self._mlflow.sklearn.load_model(f"models:/{model}/{version}")
+
+
+# --- the registry lock ----------------------------------------------------------------------
+# A registered model named with a dot (never a DNS-label model name, so never a spec's model).
+# Creating a registered model is atomic: exactly one of two racing creators succeeds.
+LOCK_MODEL = "reconciler.lock"
+
+
+@dataclass(frozen=True)
+class Lease:
+    token: str
+    holder: str
+    acquired: float
+    expires: float
+
+
+def _lease(tags: Mapping[str, str]) -> Lease | None:
+    try:
+        return Lease(tags["token"], tags.get("holder", "?"), float(tags["acquired"]), float(tags["expires"]))
+    except (KeyError, ValueError):
+        return None
 
 
 class RegistryError(ReconcilerError):
@@ -315,6 +395,23 @@ def _v(version: str | None) -> str:
 def _param_value(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     return text[:6000]
+
+
+@contextlib.contextmanager
+def _store_creation_lock(path: Path | None) -> Iterator[None]:
+    """Two processes creating a brand-new SQLite store at once crash in MLflow's schema
+    migration; under a file lock the second one waits, then finds the store ready."""
+    if path is None:
+        yield
+        return
+    import fcntl
+
+    with open(path.with_name(path.name + ".init-lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _own_types(estimator: Any) -> list[str] | None:
