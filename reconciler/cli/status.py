@@ -15,11 +15,25 @@ def register(sub: Any) -> None:
     p = sub.add_parser("status", help="desired vs actual version of every model in every environment")
     add_repo(p)
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="verify the registry's invariants (one version per fingerprint, every alias on a passed "
+        "version); exit 1 on a violation",
+    )
     p.set_defaults(run=run, parser_error=p.error)
 
 
 def run(args: argparse.Namespace) -> int:
     session = open_session(check_repo(args), args.env, check_data=False)
+    if args.check:
+        from reconciler.state.invariants import violations
+
+        found = violations(session.actual)
+        for line in found:
+            print(f"invariant violated: {line}")
+        print(f"{len(found)} invariant violation(s) in {session.store.location}" if found else "invariants hold")
+        return 1 if found else 0
     rows = status_rows(session.plan, session.actual)
     if args.format == "json":
         print(json.dumps([r.__dict__ for r in rows], indent=2))

@@ -130,7 +130,16 @@ class Repo:
     def apply(self) -> tuple[int, str]:
         code, out, err = self.run("apply")
         assert "Traceback" not in out + err
+        self.check_invariants()
         return code, out + err
+
+    def check_invariants(self) -> None:
+        """After every scenario: one version per fingerprint, no alias on a failed version."""
+        from reconciler.state.invariants import violations
+        from reconciler.state.mlflow_store import MlflowStore
+
+        if (self.path / ".reconciler" / "mlflow.db").exists():
+            assert violations(MlflowStore(self.uri).read()) == []
 
     @property
     def uri(self) -> str:

@@ -367,3 +367,20 @@ def test_saved_plan_applies_exactly_and_refuses_when_stale(repo: Repo) -> None:
     code, out, err = repo.run_plain("apply", str(saved), "--repo", str(repo.path))
     assert code == 1 and "the specs changed since this plan was made" in err
     assert (repo.aliases(), repo.version_count()) == before
+
+
+def test_status_check_reports_invariants(repo: Repo) -> None:
+    assert repo.apply()[0] == 0
+    code, out, _ = repo.run("status", "--check")
+    assert code == 0 and out.strip() == "invariants hold"
+    # Break one by hand: a second version claiming an existing fingerprint.
+    client = repo.client()
+    v1 = client.get_model_version("iris-classifier", "1")
+    client.create_model_version(
+        "iris-classifier",
+        v1.source,
+        run_id=v1.run_id,
+        tags={"reconciler.fingerprint": v1.tags["reconciler.fingerprint"]},
+    )
+    code, out, _ = repo.run("status", "--check")
+    assert code == 1 and "iris-classifier v2: same fingerprint as v1" in out
