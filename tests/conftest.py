@@ -19,3 +19,7 @@ def copy_examples(dest: Path) -> Path:
 def example_repo(tmp_path: Path) -> Path:
     """A copy of the example specs in a temporary directory (not a git repository)."""
     return copy_examples(tmp_path / "repo")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--chaos-full", action="store_true", help="kill apply at every chaos point, not a sample")

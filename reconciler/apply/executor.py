@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from reconciler import __version__
-from reconciler.apply import train
+from reconciler.apply import chaos, train
 from reconciler.apply.measure import measure, model_size_kb
 from reconciler.diagnostics import ReconcilerError
 from reconciler.engine import Target
@@ -22,7 +22,7 @@ from reconciler.plan.model import Action, Kind, Plan
 from reconciler.spec.catalog import Catalog
 from reconciler.spec.fingerprint import spec_hash
 from reconciler.state import tags as t
-from reconciler.state.actual import LedgerEntry, RegisteredModelState, Verdict, VersionState
+from reconciler.state.actual import ActualState, LedgerEntry, RegisteredModelState, Verdict, VersionState
 from reconciler.state.mlflow_store import Candidate, MlflowStore, RegistryUnavailable
 from reconciler.vcs.git import Provenance
 
@@ -67,6 +67,7 @@ class Executor:
         provenance: Provenance,
         listener: Listener | None = None,
         policy_gate: Callable[[Action, VersionState, VersionState | None], list[str]] | None = None,
+        actual: ActualState | None = None,
     ) -> None:
         self.store = store
         self.targets = targets
@@ -74,7 +75,8 @@ class Executor:
         self.provenance = provenance
         self.listener = listener or (lambda phase, action, outcome: None)
         self.policy_gate = policy_gate
-        self.models: dict[str, RegisteredModelState | None] = {}
+        # Seeded with the state the plan was made from; every write refreshes what it touched.
+        self.models: dict[str, RegisteredModelState | None] = dict(actual.models) if actual else {}
         self.failed_fingerprints: dict[tuple[str, str], str] = {}
         self.plan_id = ""
 
@@ -83,7 +85,9 @@ class Executor:
         report = Report()
         for action in plan.actions:
             if action.kind is Kind.NOOP:
+                self._record_unledgered(action)
                 continue
+            chaos.point("apply:between-actions")
             self.listener("start", action, None)
             start = time.perf_counter()
             try:
@@ -100,6 +104,32 @@ class Executor:
             report.outcomes.append(outcome)
             self.listener("end", action, outcome)
         return report
+
+    def _record_unledgered(self, action: Action) -> None:
+        """An alias already where the specs want it but missing from the ledger (an apply
+        killed between moving it and recording it) is recorded now, so history stays whole."""
+        rm = self.models.get(action.model)
+        if rm is None or action.to_version is None or rm.aliases.get(action.environment) != action.to_version:
+            return
+        last = rm.last_move(action.environment)
+        if last is not None and last.to_version == action.to_version:
+            return
+        target = self.targets.get((action.environment, action.model))
+        self.store.append_ledger(
+            action.model,
+            LedgerEntry(
+                0,
+                action.environment,
+                last.to_version if last else None,
+                action.to_version,
+                self.provenance.commit,
+                _now(),
+                self.plan_id,
+                "recorded: the alias was already at the desired version (an interrupted apply)",
+                target.entry.gates_hash if target else "",
+            ),
+        )
+        self._model(action.model, refresh=True)
 
     # --- registry reads, cached per model and refreshed after every write ---------------
 
@@ -149,7 +179,9 @@ class Executor:
         data = split(dataset, frame)
         model = target.resolved.model
         start = time.perf_counter()
+        chaos.point("train:before-fit")
         estimator = train.fit(model.estimator, model.seed, data, self.catalog)
+        chaos.point("train:after-fit")
         fit_seconds = time.perf_counter() - start
         metrics = train.score(estimator, model.metrics, data.x_test, data.y_test)
         metrics[TRAINING_SECONDS] = round(fit_seconds, 6)
@@ -179,6 +211,7 @@ class Executor:
                 pip_requirements=train.pip_requirements(),
             )
         )
+        chaos.point("train:after-register")
         self._model(action.model, refresh=True)
         shown = ", ".join(f"{k} {metrics[k]:.4g}" for k in model.metrics)
         return "done", f"trained v{version.version}: {shown}", version.version
@@ -205,7 +238,9 @@ class Executor:
                 failed = failed or not verdict.passed
                 continue
             verdict = self._judge(action.model, version, env, target)
+            chaos.point("evaluate:before-verdict")
             self.store.set_version_tag(action.model, version.version, t.GATE_PREFIX + env, verdict.to_json())
+            chaos.point("evaluate:after-verdict")
             version = replace(version, tags={**version.tags, t.GATE_PREFIX + env: verdict.to_json()})
             self._remember(version)
             if verdict.passed:
@@ -290,7 +325,9 @@ class Executor:
             refusals = self.policy_gate(action, version, current)
             if refusals:
                 return "failed", "; ".join(refusals) + f"; alias stays at {_v(action.from_version)}", None
+        chaos.point("promote:before-alias")
         self.store.move_alias(action.model, action.environment, action.from_version, version.version)
+        chaos.point("promote:after-alias")
         self.store.append_ledger(
             action.model,
             LedgerEntry(

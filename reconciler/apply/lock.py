@@ -19,10 +19,11 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from types import TracebackType
 
+from reconciler.apply import chaos
 from reconciler.diagnostics import ReconcilerError
 from reconciler.state.mlflow_store import Lease, MlflowStore
 
-LEASE_SECONDS = 60.0
+LEASE_SECONDS = float(os.environ.get("RECONCILER_LOCK_LEASE_SECONDS", "60"))
 POLL_SECONDS = 1.0
 
 
@@ -85,6 +86,7 @@ class RegistryLock:
             time.sleep(min(POLL_SECONDS, self.timeout - waited))
         self._thread = threading.Thread(target=self._renew, name="reconciler-lease", daemon=True)
         self._thread.start()
+        chaos.point("lock:after-acquire")
         return self
 
     def _renew(self) -> None:

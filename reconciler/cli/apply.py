@@ -89,7 +89,7 @@ def _apply(args: argparse.Namespace, repo: Path, store: MlflowStore, saved: Path
     print(f"Reconciler apply  {plan.revision} vs {plan.location}")
     print(plan.summary())
     report = Report()
-    if plan.has_changes or plan.blocked:
+    if plan.has_changes or plan.blocked or any(a.kind is Kind.NOOP for a in plan.actions):
         executor = Executor(
             session.store,
             session.desired.targets,
@@ -97,6 +97,7 @@ def _apply(args: argparse.Namespace, repo: Path, store: MlflowStore, saved: Path
             session.desired.provenance,
             _print_event,
             policy_gate(session),
+            session.actual,
         )
         report = executor.run(plan)
     done = [o for o in report.outcomes if o.status == "done"]

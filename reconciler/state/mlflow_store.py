@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from reconciler.apply import chaos
 from reconciler.diagnostics import ReconcilerError
 from reconciler.redact import redact
 from reconciler.state import tags as t
@@ -209,6 +210,7 @@ class MlflowStore:
         exp = self.experiment_id()
         self.calls += 1
         with mlflow.start_run(experiment_id=exp, run_name=c.model_name, tags=dict(c.tags)) as run:
+            chaos.point("store:after-run-start")
             mlflow.log_params({k: _param_value(v) for k, v in c.params.items()})
             mlflow.log_metrics(dict(c.metrics))
             mlflow.log_dict(dict(c.spec), "reconciler/spec.json")
@@ -220,6 +222,8 @@ class MlflowStore:
                 pip_requirements=list(c.pip_requirements),
                 skops_trusted_types=_own_types(c.estimator),
             )
+            chaos.point("store:after-log-model")
+        chaos.point("store:after-run-end")
         version_tags = dict(c.tags)
         version_tags.update({t.METRIC_PREFIX + k: repr(float(v)) for k, v in c.metrics.items()})
         spec_json = json.dumps(c.spec, sort_keys=True, separators=(",", ":"))
@@ -233,6 +237,7 @@ class MlflowStore:
             tags=version_tags,
             model_id=info.model_id,
         )
+        chaos.point("store:after-register")
         # Never trust a version number we have not read back (MLflow computes MAX+1).
         return _version_state(self._call(self.client.get_model_version, c.model_name, str(mv.version)))
 
@@ -260,6 +265,7 @@ class MlflowStore:
         seq = existing[-1].seq + 1 if existing else 1
         stored = replace(entry, seq=seq)
         self._call(self.client.set_registered_model_tag, model, f"{t.LEDGER_PREFIX}{seq:06d}", stored.to_json())
+        chaos.point("promote:after-ledger")
         return stored
 
     def try_lock(self, lease: Lease) -> Lease | None:
