@@ -180,7 +180,12 @@ class Executor:
         model = target.resolved.model
         start = time.perf_counter()
         chaos.point("train:before-fit")
-        estimator = train.fit(model.estimator, model.seed, data, self.catalog)
+        try:
+            estimator = train.fit(model.estimator, model.seed, data, self.catalog)
+        except (ValueError, TypeError) as exc:
+            # scikit-learn's own checks (a parameter it rejects, data it cannot fit): name the spec.
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return "failed", f"{target.spec_file}: estimator: scikit-learn refused to fit: {first}", None
         chaos.point("train:after-fit")
         fit_seconds = time.perf_counter() - start
         metrics = train.score(estimator, model.metrics, data.x_test, data.y_test)

@@ -69,6 +69,8 @@ def check_data(dataset: Dataset, frame: Any) -> list[str]:
     missing = [c for c in [dataset.target, *(dataset.features or [])] if c not in frame.columns]
     if missing:
         failures.append(f"missing column {', '.join(repr(c) for c in missing)}")
+    if len(frame) < 2:
+        failures.append(f"{len(frame)} rows: too few to split into train and test sets")
     if checks.min_rows is not None and len(frame) < checks.min_rows:
         failures.append(f"{len(frame)} rows, fewer than min_rows {checks.min_rows}")
     if checks.no_nulls:

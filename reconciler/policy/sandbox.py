@@ -75,6 +75,25 @@ def compile_expression(expression: str) -> Compiled:
         tree = env.parse("{{ (" + expression + ") }}")
     except TemplateSyntaxError as exc:
         raise PolicySyntaxError(f"invalid expression: {exc.message}", exc.lineno or 1) from exc
+    _refuse_private(tree)
+    names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
+    unknown = sorted(names - set(CONTEXT_NAMES) - set(env.globals) - {"true", "false", "none", "True", "False", "None"})
+    if unknown:
+        raise PolicySyntaxError(f"unknown name '{unknown[0]}' (a policy can read: {', '.join(CONTEXT_NAMES)})")
+    return Compiled(expression, frozenset(names & set(CONTEXT_NAMES)))
+
+
+def check_template(template: str) -> None:
+    """A message template gets the same static checks as an expression."""
+    env = sandbox()
+    try:
+        tree = env.parse(template)
+    except TemplateSyntaxError as exc:
+        raise PolicySyntaxError(f"invalid message template: {exc.message}", exc.lineno or 1) from exc
+    _refuse_private(tree)
+
+
+def _refuse_private(tree: nodes.Template) -> None:
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
         name = None
         if isinstance(node, nodes.Getattr):
@@ -85,11 +104,6 @@ def compile_expression(expression: str) -> Compiled:
             name = node.name
         if name is not None and name.startswith("_"):
             raise PolicySyntaxError(f"access to '{name}' is not allowed in a policy expression", node.lineno)
-    names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
-    unknown = sorted(names - set(CONTEXT_NAMES) - set(env.globals) - {"true", "false", "none", "True", "False", "None"})
-    if unknown:
-        raise PolicySyntaxError(f"unknown name '{unknown[0]}' (a policy can read: {', '.join(CONTEXT_NAMES)})")
-    return Compiled(expression, frozenset(names & set(CONTEXT_NAMES)))
 
 
 def evaluate(expression: str, context: dict[str, Any]) -> Any:

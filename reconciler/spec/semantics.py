@@ -148,6 +148,12 @@ def _check_pipeline(est: Estimator, path: Path_, catalog: Catalog) -> Iterator[P
 def check_params(params: dict[str, Any], info: EstimatorInfo, path: Path_) -> Iterator[Problem]:
     short = info.path.rsplit(".", 1)[-1]
     for name, value in params.items():
+        if _looks_like_estimator(value):
+            yield Problem(
+                (*path, name),
+                "nested estimators are not supported in params (only as Pipeline steps); specs cannot build objects",
+            )
+            continue
         if name not in info.params:
             hint = did_you_mean(name, info.params)
             yield Problem((*path, name), f"{short} has no parameter '{name}'{hint}", key=True)
@@ -156,6 +162,14 @@ def check_params(params: dict[str, Any], info: EstimatorInfo, path: Path_) -> It
         if constraints and not any(c.accepts(value) for c in constraints):
             wanted = " or ".join(c.desc for c in constraints)
             yield Problem((*path, name), f"must be {wanted} (got {_show(value)})")
+
+
+def _looks_like_estimator(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "class" in value or any(_looks_like_estimator(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_looks_like_estimator(v) for v in value)
+    return False
 
 
 def _show(value: Any) -> str:
@@ -260,9 +274,13 @@ def check_gate(gate: Gate, catalog: Catalog) -> Iterator[Problem]:
 
 
 def check_policy(policy: Policy) -> Iterator[Problem]:
-    from reconciler.policy.sandbox import PolicySyntaxError, compile_expression
+    from reconciler.policy.sandbox import PolicySyntaxError, check_template, compile_expression
 
     try:
         compile_expression(policy.require)
     except PolicySyntaxError as exc:
         yield Problem(("require",), str(exc))
+    try:
+        check_template(policy.message)
+    except PolicySyntaxError as exc:
+        yield Problem(("message",), str(exc))
