@@ -1,0 +1,127 @@
+"""A real `mlflow server` on 127.0.0.1 that dies in the middle of an apply: the apply stops
+with one line naming the server, nothing is half-applied, and after a restart the rerun
+converges."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.state.invariants import violations
+from reconciler.state.mlflow_store import MlflowStore
+from tests.conftest import ROOT
+from tests.e2e.conftest import SMALL_SPECS, make_repo
+
+
+class Server:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        mlflow = Path(sys.executable).with_name("mlflow")
+        self.process = subprocess.Popen(
+            [
+                str(mlflow),
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{self.root / 'backend.db'}",
+                "--artifacts-destination",
+                str(self.root / "artifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("mlflow server did not become healthy in 90 s")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "server")
+    srv.root.mkdir()
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.kill()
+
+
+def test_server_dies_mid_apply_then_the_rerun_converges(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_repo(tmp_path / "repo", SMALL_SPECS, capsys)
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": server.uri,
+        "RECONCILER_LOCK_LEASE_SECONDS": "3",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    }
+    apply = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", str(repo.path)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert apply.stdout is not None
+    for line in apply.stdout:
+        if line.startswith("promote  dev/iris-classifier done"):
+            server.kill()  # mid-apply: dev is half done, staging and production untouched
+            break
+    out, err = apply.communicate(timeout=120)
+    assert apply.returncode == 4, out + err
+    (message,) = err.strip().splitlines()
+    assert message.startswith(f"reconciler: cannot reach the MLflow registry at {server.uri}")
+
+    server.start()
+    rerun = subprocess.run(
+        [sys.executable, "-m", "reconciler", "apply", str(repo.path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    actual = MlflowStore(server.uri).read()
+    assert violations(actual) == []
+    assert {(env_, m) for m, rm in actual.models.items() for env_ in rm.aliases} == {
+        (e, m) for e in ("dev", "staging", "production") for m in ("iris-classifier", "wine-classifier")
+    }
+    assert sum(len(rm.versions) for rm in actual.models.values()) == 2
