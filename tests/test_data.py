@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from reconciler.data.frames import check_data, load_frame, split
 from reconciler.data.hashing import BUNDLED_FILES, ContentHasher, sklearn_data_dir
 from reconciler.spec.kinds import Dataset
@@ -91,3 +93,14 @@ def test_data_checks_report_every_failure(tmp_path: Path) -> None:
         "column 'a' has maximum 50 > 10",
         f"column 'b' has dtype {frame['b'].dtype}, expected int",  # 'object' or, on pandas 3, 'str'
     ]
+
+
+def test_data_files_over_the_size_limit_are_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.data import frames
+
+    (tmp_path / "d.csv").write_text("a,y\n" + "1,0\n" * 1000)
+    monkeypatch.setattr(frames, "MAX_DATA_BYTES", 100)
+    with pytest.raises(ValueError, match=r"d.csv is 4004 bytes, over the limit of 100"):
+        load_frame(csv_dataset("d.csv"), tmp_path)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.spec.kinds import CsvSource, Dataset, SklearnSource
+from reconciler.spec.kinds import CsvSource, Dataset, ParquetSource, SklearnSource
 
 
 @dataclass(frozen=True)
@@ -17,11 +18,23 @@ class Split:
     y_test: Any
 
 
+# Data files are read whole into memory; a file past this size is refused before reading.
+MAX_DATA_BYTES = int(os.environ.get("RECONCILER_MAX_DATA_BYTES", str(4 * 1024**3)))
+
+
 def load_frame(dataset: Dataset, repo: Path) -> Any:
     """The whole dataset as a pandas DataFrame (features and target columns)."""
     import pandas as pd
 
     source = dataset.source
+    if isinstance(source, (CsvSource, ParquetSource)):
+        path = repo / (source.csv if isinstance(source, CsvSource) else source.parquet)
+        size = path.stat().st_size
+        if size > MAX_DATA_BYTES:
+            raise ValueError(
+                f"{path.name} is {size} bytes, over the limit of {MAX_DATA_BYTES} (RECONCILER_MAX_DATA_BYTES)"
+            )
+
     if isinstance(source, SklearnSource):
         import sklearn.datasets
 
