@@ -73,8 +73,16 @@ class MlflowStore:
         sqlite_path = Path(tracking_uri[len("sqlite:///") :]) if tracking_uri.startswith("sqlite:///") else None
         if sqlite_path is not None:
             sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI (for its subprocesses); left
+        # there, it would silently redirect the next store this process opens to this one.
+        saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         self._mlflow = mlflow
         self.calls = 0  # registry/tracking round trips, for benchmarks and tests
         self._experiment_id: str | None = None
