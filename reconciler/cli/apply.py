@@ -11,7 +11,7 @@ from typing import Any
 from reconciler.apply.executor import Executor, Outcome, Report, describe
 from reconciler.apply.lock import RegistryLock
 from reconciler.cli.common import Session, check_repo, open_session
-from reconciler.engine import load_desired
+from reconciler.engine import Desired, load_desired
 from reconciler.github import actions as gha
 from reconciler.plan.model import Action, Kind, Plan
 from reconciler.render.views import render, rollback_of
@@ -68,16 +68,16 @@ def run(args: argparse.Namespace) -> int:
     if args.repo.is_file():
         saved, args.repo = args.repo, args.repo_dir or Path(".")
     repo = check_repo(args)
-    load_desired(repo)  # invalid specs stop here, before the registry is even opened
+    desired = load_desired(repo)  # invalid specs stop here, before the registry is even opened
     store = MlflowStore.for_repo(repo)
     # Planning happens under the lock too: a plan made while another apply runs is stale.
     with RegistryLock(store, timeout=args.lock_timeout, say=lambda text: print(text, flush=True)):
-        return _apply(args, repo, store, saved)
+        return _apply(args, repo, store, saved, desired)
 
 
-def _apply(args: argparse.Namespace, repo: Path, store: MlflowStore, saved: Path | None) -> int:
+def _apply(args: argparse.Namespace, repo: Path, store: MlflowStore, saved: Path | None, desired: Desired) -> int:
     # Policies compare with the previous commit: on main, that is what the merge changed.
-    session = open_session(repo, args.env, check_data=True, base=args.base, store=store)
+    session = open_session(repo, args.env, check_data=True, base=args.base, store=store, desired=desired)
     plan = session.plan
     if saved is not None:
         from reconciler.plan import saved as saved_plans

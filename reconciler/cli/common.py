@@ -36,9 +36,10 @@ def open_session(
     check_data: bool,
     base: str | None = None,
     store: MlflowStore | None = None,
+    desired: Desired | None = None,
 ) -> Session:
     """Specs, registry and plan; `base` is the revision policies compare against (the change)."""
-    desired = load_desired(repo)
+    desired = desired or load_desired(repo)
     store = store or MlflowStore.for_repo(repo)
     actual = store.read()
     if check_data:
