@@ -1,0 +1,84 @@
+"""All benchmarks in one command; writes bench/RESULTS.md.
+
+python -m bench            # full sizes (1,000 spec files, 100 models, a 1 GB CSV)
+python -m bench --quick    # small sizes, so CI can run it and it cannot rot
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+FULL = {
+    "validate_bench.py": ["--files", "1000", "--repeat", "5"],
+    "engine_bench.py": ["--models", "100", "--fresh", "10", "--repeat", "5"],
+    "hash_bench.py": ["--megabytes", "1024", "--repeat", "3"],
+}
+QUICK = {
+    "validate_bench.py": ["--files", "60", "--repeat", "1"],
+    "engine_bench.py": ["--models", "6", "--fresh", "2", "--repeat", "1"],
+    "hash_bench.py": ["--megabytes", "16", "--repeat", "1"],
+}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+        cpu = model
+    except (OSError, StopIteration):
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="small sizes (what CI runs)")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    sections = []
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    for script, script_args in plan.items():
+        result = subprocess.run(
+            [sys.executable, str(HERE / script), *script_args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            print(result.stdout + result.stderr, file=sys.stderr)
+            return result.returncode
+        print(result.stdout, flush=True)
+        sections.append(result.stdout.strip())
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    body = "\n\n".join(f"```\n{s}\n```" for s in sections)
+    mode = "quick (small sizes)" if args.quick else "full"
+    args.out.write_text(
+        f"# Benchmark results\n\nMachine: {machine()}\nRun: {stamp}, {mode} mode, `python -m bench"
+        f"{' --quick' if args.quick else ''}`. Each figure sits next to its baseline, measured in the same run.\n\n"
+        f"{body}\n",
+        encoding="utf-8",
+    )
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
