@@ -19,7 +19,7 @@ ROOT = HERE.parent
 
 FULL = {
     "validate_bench.py": ["--files", "1000", "--repeat", "5"],
-    "engine_bench.py": ["--models", "100", "--fresh", "10", "--repeat", "5"],
+    "engine_bench.py": ["--models", "100", "--fresh", "10", "--repeat", "5", "--server"],
     "hash_bench.py": ["--megabytes", "1024", "--repeat", "3"],
 }
 QUICK = {

@@ -140,8 +140,89 @@ def registry_calls(repo: Path) -> int:
     return int(out.strip().splitlines()[-1])
 
 
+class Server:
+    """A real `mlflow server` on loopback (SQLite backend, artifacts served by the server)."""
+
+    def __init__(self, root: Path) -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.root = root
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        import urllib.request
+
+        self.process = subprocess.Popen(
+            [
+                str(Path(PY).with_name("mlflow")),
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{self.root / 'b.db'}",
+                "--artifacts-destination",
+                str(self.root / "artifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.3)
+        raise SystemExit("mlflow server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def server_rows(tmpdir: Path, repeat: int) -> list[tuple[str, str, str]]:
+    root = tmpdir / "server"
+    root.mkdir()
+    repo = tmpdir / "server-examples"
+    examples(repo)
+    with Server(root) as server:
+        env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri}
+        start = time.perf_counter()
+        sh([PY, "-m", "reconciler", "apply", str(repo)], env=env)
+        fresh = time.perf_counter() - start
+        noop = median([PY, "-m", "reconciler", "plan", str(repo)], repeat, env=env)
+        floor = median([PY, "-c", FLOOR_SEARCH, server.uri], repeat)
+        probe = (
+            "import sys\nfrom pathlib import Path\nfrom reconciler.cli.common import open_session\n"
+            "s = open_session(Path(sys.argv[1]), None, check_data=False)\nprint(s.store.calls)\n"
+        )
+        calls = (
+            subprocess.run([PY, "-c", probe, str(repo)], env=env, capture_output=True, text=True, check=True)
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+    return [
+        ("server: fresh apply, examples", f"{fresh:.2f} s", "mlflow server on loopback"),
+        ("server: no-op plan, examples", f"{noop:.2f} s", f"{calls} registry calls"),
+        ("server: floor, MlflowClient + one search", f"{floor:.2f} s", "floor"),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--server", action="store_true", help="also measure against a real mlflow server")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--models", type=int, default=100)
     parser.add_argument("--fresh", type=int, default=10)
@@ -216,6 +297,8 @@ def main() -> int:
             rows.append(
                 (f"{label} ({args.fresh} models)", f"{elapsed:.2f} s", "baseline" if mode == "defaults" else "floor")
             )
+        if args.server:
+            rows.extend(server_rows(tmpdir, args.repeat))
 
     print(
         f"# engine benchmark ({platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
