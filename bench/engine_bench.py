@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from reconciler.state.local_server import LocalServer
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
@@ -140,64 +142,11 @@ def registry_calls(repo: Path) -> int:
     return int(out.strip().splitlines()[-1])
 
 
-class Server:
-    """A real `mlflow server` on loopback (SQLite backend, artifacts served by the server)."""
-
-    def __init__(self, root: Path) -> None:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.uri = f"http://127.0.0.1:{self.port}"
-        self.root = root
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Server:
-        import urllib.request
-
-        self.process = subprocess.Popen(
-            [
-                str(Path(PY).with_name("mlflow")),
-                "server",
-                "--backend-store-uri",
-                f"sqlite:///{self.root / 'b.db'}",
-                "--artifacts-destination",
-                str(self.root / "artifacts"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                "1",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.uri}/health", timeout=2):
-                    return self
-            except OSError:
-                time.sleep(0.3)
-        raise SystemExit("mlflow server did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        import signal
-
-        if self.process is not None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-
 def server_rows(tmpdir: Path, repeat: int) -> list[tuple[str, str, str]]:
     root = tmpdir / "server"
-    root.mkdir()
     repo = tmpdir / "server-examples"
     examples(repo)
-    with Server(root) as server:
+    with LocalServer(root) as server:
         env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri}
         start = time.perf_counter()
         sh([PY, "-m", "reconciler", "apply", str(repo)], env=env)
