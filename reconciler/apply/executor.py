@@ -5,6 +5,7 @@ recomputed, an alias is moved only if it still points where the plan saw it."""
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -13,6 +14,7 @@ from typing import Any
 from reconciler import __version__
 from reconciler.apply import chaos, train
 from reconciler.apply.measure import measure, model_size_kb
+from reconciler.data.frames import Split
 from reconciler.diagnostics import ReconcilerError
 from reconciler.engine import Target
 from reconciler.gates import measures
@@ -53,6 +55,18 @@ class Report:
 
 Listener = Callable[[str, Action, Outcome | None], None]
 
+# Estimators fitted in this process, kept so their gates are measured without loading them back
+# from the registry. Bounded: a plan with many large models must not hold them all in memory.
+FITTED_KEPT = 8
+SPLITS_KEPT = 4
+
+
+def _keep(cache: OrderedDict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
+
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -79,6 +93,8 @@ class Executor:
         self.models: dict[str, RegisteredModelState | None] = dict(actual.models) if actual else {}
         self.failed_fingerprints: dict[tuple[str, str], str] = {}
         self.plan_id = ""
+        self._fitted: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._splits: OrderedDict[tuple[str, str], Split] = OrderedDict()
 
     def run(self, plan: Plan) -> Report:
         self.plan_id = plan.id
@@ -177,6 +193,7 @@ class Executor:
             self.failed_fingerprints[(action.model, action.fingerprint)] = reason
             return "failed", reason, None
         data = split(dataset, frame)
+        _keep(self._splits, _data_key(target), data, SPLITS_KEPT)
         model = target.resolved.model
         start = time.perf_counter()
         chaos.point("train:before-fit")
@@ -217,6 +234,7 @@ class Executor:
             )
         )
         chaos.point("train:after-register")
+        _keep(self._fitted, (action.model, version.version), estimator, FITTED_KEPT)
         self._model(action.model, refresh=True)
         shown = ", ".join(f"{k} {metrics[k]:.4g}" for k in model.metrics)
         return "done", f"trained v{version.version}: {shown}", version.version
@@ -287,12 +305,7 @@ class Executor:
         missing = wanted - set(known) - ({TRAINING_SECONDS} if record else set())
         if not missing:
             return known
-        from reconciler.data.frames import load_frame, split
-
-        dataset = target.resolved.dataset
-        data = split(dataset, load_frame(dataset, target.data_root))
-        estimator = self.store.load_model(version.model, version.version)
-        computed = measure(missing, measures.specs(target.entry.gates), estimator, data)
+        computed = measure(missing, measures.specs(target.entry.gates), self._estimator(version), self._split(target))
         if record:
             for key, value in computed.items():
                 self.store.set_version_tag(version.model, version.version, t.METRIC_PREFIX + key, repr(value))
@@ -300,6 +313,22 @@ class Executor:
                 replace(version, tags={**version.tags, **{t.METRIC_PREFIX + k: repr(v) for k, v in computed.items()}})
             )
         return {**known, **computed}
+
+    def _estimator(self, version: VersionState) -> Any:
+        """The fitted estimator: the one trained in this process if kept, else loaded back."""
+        key = (version.model, version.version)
+        if key in self._fitted:
+            return self._fitted[key]
+        return self.store.load_model(version.model, version.version)
+
+    def _split(self, target: Target) -> Split:
+        key = _data_key(target)
+        if key not in self._splits:
+            from reconciler.data.frames import load_frame, split
+
+            dataset = target.resolved.dataset
+            _keep(self._splits, key, split(dataset, load_frame(dataset, target.data_root)), SPLITS_KEPT)
+        return self._splits[key]
 
     def _remember(self, version: VersionState) -> None:
         rm = self.models.get(version.model)
@@ -367,6 +396,11 @@ class Executor:
         )
         self._model(action.model, refresh=True)
         return "done", f"{action.environment}: {_v(action.from_version)} -> (none)", None
+
+
+def _data_key(target: Target) -> tuple[str, str]:
+    """Same content and same dataset spec (columns, split) give the same split."""
+    return target.dataset_hash, target.resolved.dataset.model_dump_json()
 
 
 def _split_of(version: VersionState) -> object:

@@ -164,3 +164,39 @@ def test_advisory_gate_reports_but_never_blocks(env: Path, capsys: pytest.Captur
     assert repo.aliases()[("dev", "m")] == "1"
     v = verdict(repo, "m")
     assert v["passed"] is True and rules(v)[0][6] is False and rules(v)[0][8] is True
+
+
+def test_gates_are_measured_on_the_estimator_just_trained_and_agree_with_the_registered_one(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh apply measures slices and the dummy baseline in the process that trained, without
+    loading the model back; a later judgement loads it from the registry and gets the same values."""
+    from reconciler.state.mlflow_store import MlflowStore
+
+    loads: list[tuple[str, str]] = []
+    real_load = MlflowStore.load_model
+
+    def counting_load(self: MlflowStore, model: str, version: str) -> object:
+        loads.append((model, version))
+        return real_load(self, model, version)
+
+    monkeypatch.setattr(MlflowStore, "load_model", counting_load)
+    gate = (
+        "rules:\n  - {metric: accuracy, min: 0.5, slice: {column: group, eq: 1}}\n"
+        "  - {baseline: dummy, metric: accuracy, margin: 0.05}\n"
+    )
+    repo = toy_repo(env / "r", capsys, gate, {"deep": tree("deep", "groups", 4)})
+    assert repo.apply()[0] == 0
+    assert loads == []
+    first = rules(verdict(repo, "deep"))
+
+    repo.edit("specs/gate.yaml", "margin: 0.05", "margin: 0.06")  # new gates: judged again, in a new run
+    client = repo.client()
+    measured = [k for k in client.get_model_version("deep", "1").tags if k.startswith("reconciler.metric.slice.")]
+    assert len(measured) == 1
+    client.delete_model_version_tag("deep", "1", measured[0])  # so the new run has to measure it again
+    repo.commit("margin 0.06")
+    assert repo.apply()[0] == 0
+    assert loads == [("deep", "1")]
+    again = rules(verdict(repo, "deep"))
+    assert again[0][4] == first[0][4], "the slice measured on the loaded model equals the in-process one"
