@@ -65,7 +65,6 @@ class MlflowStore:
     def __init__(self, tracking_uri: str, artifact_root: Path | None = None) -> None:
         _quiet()
         import mlflow
-        from mlflow import MlflowClient
 
         _quiet()  # again: importing mlflow configures its own loggers
         self.tracking_uri = tracking_uri
@@ -86,12 +85,37 @@ class MlflowStore:
         self._mlflow = mlflow
         self.calls = 0  # registry/tracking round trips, for benchmarks and tests
         self._experiment_id: str | None = None
+        self._client: Any = None
+        self._registry: Any = None
         with _store_creation_lock(sqlite_path):
-            self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-            if sqlite_path is not None:
-                # The tracking and the registry store each create or migrate the schema on first use.
+            if sqlite_path is not None and not _has_schema(sqlite_path):
+                # The tracking and the registry store each create the schema on first use; done
+                # here, under the file lock, so two processes never create it at once.
                 self._call(self.client.search_experiments, max_results=1)
                 self._call(self.client.search_registered_models, max_results=1)
+
+    @property
+    def client(self) -> Any:
+        """The full client (tracking and registry), made on first use: opening MLflow's
+        tracking store costs a noticeable share of a no-op plan, which never needs it."""
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        return self._client
+
+    @property
+    def registry(self) -> Any:
+        """Registry reads: the full client if one is open, else a registry-only client."""
+        if self._client is not None:
+            return self._client
+        if self._registry is None:
+            try:
+                from mlflow.tracking._model_registry.client import ModelRegistryClient
+            except ImportError:  # moved in a later MLflow: the full client does the same reads
+                return self.client
+            self._registry = ModelRegistryClient(self.tracking_uri, self.tracking_uri)
+        return self._registry
 
     @classmethod
     def for_repo(cls, repo: Path) -> MlflowStore:
@@ -121,7 +145,7 @@ class MlflowStore:
         """Everything the reconciler manages, in calls that do not grow with versions per model."""
         managed: dict[str, Any] = {}
         unmanaged: set[str] = set()
-        for rm in self._pages(self.client.search_registered_models, max_results=PAGE):
+        for rm in self._pages(self.registry.search_registered_models, max_results=PAGE):
             if rm.tags.get(t.MANAGED) == "true":
                 managed[rm.name] = rm
             elif rm.name != LOCK_MODEL:
@@ -132,7 +156,7 @@ class MlflowStore:
             chunk = names[start : start + 50]
             quoted = ", ".join("'" + n.replace("'", "\\'") + "'" for n in chunk)
             for mv in self._pages(
-                self.client.search_model_versions, filter_string=f"name IN ({quoted})", max_results=PAGE
+                self.registry.search_model_versions, filter_string=f"name IN ({quoted})", max_results=PAGE
             ):
                 versions[mv.name][str(mv.version)] = _version_state(mv)
         models = {
@@ -159,14 +183,16 @@ class MlflowStore:
     def read_model(self, name: str) -> RegisteredModelState | None:
         """A fresh read of one model's aliases, tags and versions (for compare-and-set)."""
         try:
-            rm = self._call(self.client.get_registered_model, name)
+            rm = self._call(self.registry.get_registered_model, name)
         except RegistryError as exc:
             if exc.code == "RESOURCE_DOES_NOT_EXIST":
                 return None
             raise
         versions = {
             str(mv.version): _version_state(mv)
-            for mv in self._pages(self.client.search_model_versions, filter_string=f"name = '{name}'", max_results=PAGE)
+            for mv in self._pages(
+                self.registry.search_model_versions, filter_string=f"name = '{name}'", max_results=PAGE
+            )
         }
         return RegisteredModelState(
             name=name,
@@ -409,6 +435,20 @@ def _v(version: str | None) -> str:
 def _param_value(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     return text[:6000]
+
+
+def _has_schema(path: Path) -> bool:
+    """Whether a SQLite store already holds MLflow's tracking and registry tables."""
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error:
+        return False  # let MLflow open it and say what is wrong
+    return {"alembic_version", "experiments", "registered_models"} <= names
 
 
 @contextlib.contextmanager
