@@ -169,6 +169,42 @@ def server_rows(tmpdir: Path, repeat: int) -> list[tuple[str, str, str]]:
     ]
 
 
+def dvc_repo(path: Path, stages: int) -> None:
+    """What a DVC user would keep instead: one stage per model, depending on the data and its
+    own parameters, reproduced once so that `status` has a lock file to compare against."""
+    path.mkdir()
+    (path / "data.csv").write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(200)))
+    (path / "params.yaml").write_text("".join(f"m{i}: {{max_depth: {2 + i % 5}}}\n" for i in range(stages)))
+    (path / "train.py").write_text("import sys, pathlib\npathlib.Path(sys.argv[1]).write_text(sys.argv[2])\n")
+    body = "stages:\n" + "".join(
+        f"  m{i}:\n    cmd: python train.py out/m{i}.txt {i}\n    deps: [data.csv, train.py]\n"
+        f"    params: [m{i}]\n    outs: [out/m{i}.txt]\n"
+        for i in range(stages)
+    )
+    (path / "dvc.yaml").write_text(body)
+    (path / "out").mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=path, check=True)
+    dvc = str(Path(PY).with_name("dvc"))
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    for cmd in (["init", "-q"], ["config", "core.analytics", "false"], ["repro", "-q"]):
+        subprocess.run([dvc, *cmd], cwd=path, check=True, capture_output=True, env=env)
+
+
+def dvc_rows(tmpdir: Path, stages: int, repeat: int) -> list[tuple[str, str, str]]:
+    dvc = Path(PY).with_name("dvc")
+    if not dvc.exists():
+        return [("dvc status", "-", "DVC not installed: pip install -e '.[bench]'")]
+    repo = tmpdir / "dvc"
+    dvc_repo(repo, stages)
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    status = median([str(dvc), "status", "-q"], repeat, cwd=repo, env=env)
+    repro = median([str(dvc), "repro", "-q"], repeat, cwd=repo, env=env)
+    return [
+        (f"baseline: dvc status, {stages} stages (no-op)", f"{status:.2f} s", "what a DVC user runs"),
+        (f"baseline: dvc repro, {stages} stages (no-op)", f"{repro:.2f} s", ""),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", action="store_true", help="also measure against a real mlflow server")

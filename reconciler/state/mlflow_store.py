@@ -114,7 +114,7 @@ class MlflowStore:
                 from mlflow.tracking._model_registry.client import ModelRegistryClient
             except ImportError:  # moved in a later MLflow: the full client does the same reads
                 return self.client
-            self._registry = ModelRegistryClient(self.tracking_uri, self.tracking_uri)
+            self._registry = ModelRegistryClient(self.tracking_uri, self.tracking_uri)  # type: ignore[no-untyped-call]
         return self._registry
 
     @classmethod
