@@ -235,7 +235,7 @@ class Executor:
         )
         chaos.point("train:after-register")
         _keep(self._fitted, (action.model, version.version), estimator, FITTED_KEPT)
-        self._model(action.model, refresh=True)
+        self._registered(version)
         shown = ", ".join(f"{k} {metrics[k]:.4g}" for k in model.metrics)
         return "done", f"trained v{version.version}: {shown}", version.version
 
@@ -330,6 +330,24 @@ class Executor:
             _keep(self._splits, key, split(dataset, load_frame(dataset, target.data_root)), SPLITS_KEPT)
         return self._splits[key]
 
+    # Our own writes are applied to the cache rather than read back: under the apply lock nobody
+    # else writes, and every compare-and-set still reads the registry fresh.
+
+    def _registered(self, version: VersionState) -> None:
+        if version.model not in self.models:
+            self._model(version.model, refresh=True)
+            return
+        rm = self.models[version.model] or RegisteredModelState(version.model, True, {}, {})
+        self.models[version.model] = replace(rm, versions={**rm.versions, version.version: version})
+
+    def _moved(self, model: str, env: str, to: str | None, ledger: tuple[LedgerEntry, ...]) -> None:
+        rm = self.models.get(model)
+        if rm is None:
+            self._model(model, refresh=True)
+            return
+        aliases = {k: v for k, v in rm.aliases.items() if k != env} | ({env: to} if to is not None else {})
+        self.models[model] = replace(rm, aliases=aliases, ledger=ledger)
+
     def _remember(self, version: VersionState) -> None:
         rm = self.models.get(version.model)
         if rm is not None:
@@ -360,9 +378,9 @@ class Executor:
             if refusals:
                 return "failed", "; ".join(refusals) + f"; alias stays at {_v(action.from_version)}", None
         chaos.point("promote:before-alias")
-        self.store.move_alias(action.model, action.environment, action.from_version, version.version)
+        ledger = self.store.move_alias(action.model, action.environment, action.from_version, version.version)
         chaos.point("promote:after-alias")
-        self.store.append_ledger(
+        entry = self.store.append_ledger(
             action.model,
             LedgerEntry(
                 0,
@@ -375,13 +393,14 @@ class Executor:
                 action.reason,
                 target.entry.gates_hash,
             ),
+            ledger,
         )
-        self._model(action.model, refresh=True)
+        self._moved(action.model, action.environment, version.version, (*ledger, entry))
         return "done", f"{action.environment}: {_v(action.from_version)} -> v{version.version}", version.version
 
     def _demote(self, action: Action) -> tuple[str, str, str | None]:
-        self.store.move_alias(action.model, action.environment, action.from_version, None)
-        self.store.append_ledger(
+        ledger = self.store.move_alias(action.model, action.environment, action.from_version, None)
+        entry = self.store.append_ledger(
             action.model,
             LedgerEntry(
                 0,
@@ -393,8 +412,9 @@ class Executor:
                 self.plan_id,
                 action.reason,
             ),
+            ledger,
         )
-        self._model(action.model, refresh=True)
+        self._moved(action.model, action.environment, None, (*ledger, entry))
         return "done", f"{action.environment}: {_v(action.from_version)} -> (none)", None
 
 

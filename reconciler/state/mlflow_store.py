@@ -278,8 +278,9 @@ class MlflowStore:
     def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
         self._call(self.client.set_model_version_tag, model, version, key, value)
 
-    def move_alias(self, model: str, alias: str, expected: str | None, to: str | None) -> None:
-        """Compare-and-set: move only if the alias still points where the plan saw it."""
+    def move_alias(self, model: str, alias: str, expected: str | None, to: str | None) -> tuple[LedgerEntry, ...]:
+        """Compare-and-set: move only if the alias still points where the plan saw it. Returns
+        the ledger as read for the comparison, so the entry that follows needs no second read."""
         rm = self._call(self.client.get_registered_model, model)
         now = (rm.aliases or {}).get(alias)
         now = str(now) if now is not None else None
@@ -292,10 +293,16 @@ class MlflowStore:
                 self._call(self.client.delete_registered_model_alias, model, alias)
         else:
             self._call(self.client.set_registered_model_alias, model, alias, to)
+        return parse_ledger(rm.tags)
 
-    def append_ledger(self, model: str, entry: LedgerEntry) -> LedgerEntry:
-        rm = self._call(self.client.get_registered_model, model)
-        existing = parse_ledger(rm.tags)
+    def append_ledger(
+        self, model: str, entry: LedgerEntry, known: tuple[LedgerEntry, ...] | None = None
+    ) -> LedgerEntry:
+        """Record an alias move as the next ledger entry. `known` is the ledger just read by
+        move_alias under the apply lock; without it the ledger is read now."""
+        existing = (
+            known if known is not None else parse_ledger(self._call(self.client.get_registered_model, model).tags)
+        )
         seq = existing[-1].seq + 1 if existing else 1
         stored = replace(entry, seq=seq)
         self._call(self.client.set_registered_model_tag, model, f"{t.LEDGER_PREFIX}{seq:06d}", stored.to_json())
