@@ -13,13 +13,21 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.apply import chaos, train
-from reconciler.apply.measure import measure, model_size_kb
+from reconciler.apply.measure import measure, model_size_kb, predict_cost_us_per_row
 from reconciler.data.frames import Split
 from reconciler.diagnostics import ReconcilerError
 from reconciler.engine import Target
 from reconciler.gates import measures
 from reconciler.gates.evaluate import evaluate
-from reconciler.gates.measures import MODEL_SIZE, TRAINING_SECONDS
+from reconciler.gates.measures import (
+    COST_BATCH,
+    COST_REPEATS,
+    MODEL_SIZE,
+    PREDICT_P50,
+    PREDICT_P95,
+    TRAINING_SECONDS,
+)
+from reconciler.monitor import profile
 from reconciler.plan.model import Action, Kind, Plan
 from reconciler.spec.catalog import Catalog
 from reconciler.spec.fingerprint import spec_hash
@@ -208,6 +216,9 @@ class Executor:
         metrics = train.score(estimator, model.metrics, data.x_test, data.y_test)
         metrics[TRAINING_SECONDS] = round(fit_seconds, 6)
         metrics[MODEL_SIZE] = model_size_kb(estimator)
+        metrics[PREDICT_P50], metrics[PREDICT_P95] = predict_cost_us_per_row(
+            estimator, data.x_test, COST_BATCH, COST_REPEATS
+        )
         example = data.x_test.head(5)
         tags = {
             t.FINGERPRINT: action.fingerprint,
@@ -231,6 +242,7 @@ class Executor:
                 spec=target.entry.spec,
                 tags=tags,
                 pip_requirements=train.pip_requirements(),
+                profile=profile.build(data.x_train, estimator.predict(data.x_test), train.task_of(estimator)),
             )
         )
         chaos.point("train:after-register")

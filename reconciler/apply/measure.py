@@ -84,6 +84,20 @@ def latency_p95_ms(estimator: Any, x: Any, batch: int, repeats: int) -> float:
     return float(statistics.quantiles(timings, n=20, method="inclusive")[18])
 
 
+def predict_cost_us_per_row(estimator: Any, x: Any, batch: int, repeats: int) -> tuple[float, float]:
+    """p50 and p95 of predict() time per row, in microseconds, on `batch` rows of `x`."""
+    rows = x.sample(n=batch, replace=len(x) < batch, random_state=0)
+    for _ in range(WARMUP):
+        estimator.predict(rows)
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        estimator.predict(rows)
+        timings.append((time.perf_counter() - start) * 1e6 / batch)
+    cuts = statistics.quantiles(timings, n=20, method="inclusive")
+    return round(statistics.median(timings), 4), round(cuts[18], 4)
+
+
 def model_size_kb(estimator: Any) -> float:
     """Size of the serialized model, in the format MLflow stores it (skops, else pickle)."""
     try:

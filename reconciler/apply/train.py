@@ -41,6 +41,12 @@ def score(estimator: Any, metrics: Sequence[str], x: Any, y: Any) -> dict[str, f
     return {name: float(get_scorer(name)(estimator, x, y)) for name in metrics}
 
 
+def task_of(estimator: Any) -> str:
+    from sklearn.base import is_classifier
+
+    return "classification" if is_classifier(estimator) else "regression"
+
+
 def fit(est: Estimator, seed: int, data: Split, catalog: Catalog) -> Any:
     estimator = build_estimator(est, seed, catalog)
     estimator.fit(data.x_train, data.y_train)

@@ -8,11 +8,11 @@ import sys
 from collections.abc import Sequence
 
 from reconciler import __version__
-from reconciler.cli import apply, history, plan, schema, status, unlock, validate
+from reconciler.cli import apply, history, monitor, plan, schema, status, unlock, validate
 from reconciler.diagnostics import InvalidSpecs, ReconcilerError
 from reconciler.redact import redact
 
-COMMANDS = (validate, plan, apply, status, history, unlock, schema)
+COMMANDS = (validate, plan, apply, status, history, monitor, unlock, schema)
 
 
 def parser() -> argparse.ArgumentParser:

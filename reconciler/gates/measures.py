@@ -11,6 +11,11 @@ from reconciler.spec.kinds import BaselineRule, CostRule, Gate, MetricRule, Slic
 
 TRAINING_SECONDS = "cost.training_seconds"
 MODEL_SIZE = "cost.model_size_kb"
+# Recorded on every version at training (not gate keys): predict time per row on a batch.
+PREDICT_P50 = "cost.predict_p50_us_per_row"
+PREDICT_P95 = "cost.predict_p95_us_per_row"
+COST_BATCH = 1000
+COST_REPEATS = 15
 
 
 def slice_id(s: Slice) -> str:

@@ -154,6 +154,45 @@ class Step(Spec):
 Estimator.model_rebuild()
 
 
+# --- Monitoring --------------------------------------------------------------------------
+
+EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
+
+
+class BatchSource(Spec):
+    """Where the scheduled check finds a live batch: a file in the repository (a snapshot the
+    serving side commits), or an environment variable that holds a path or an http(s) URL."""
+
+    csv: RepoPath | None = None
+    parquet: RepoPath | None = None
+    uri_env: EnvVarName | None = Field(default=None, description="Environment variable holding a path or URL.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> BatchSource:
+        given = [k for k in ("csv", "parquet", "uri_env") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("batch needs exactly one of: csv, parquet, uri_env")
+        return self
+
+
+class Monitoring(Spec):
+    """What `reconciler monitor` checks a live batch against. A feature drifts when its PSI is
+    above psi_max and its test's p-value below ks_pvalue_min (Bonferroni-corrected over the
+    features unless correction is none)."""
+
+    psi_max: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] = 0.2
+    ks_pvalue_min: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 0.01
+    drifted_share_max: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
+        default=0.0, description="Share of drifted features tolerated before the batch counts as drifted."
+    )
+    prediction_psi_max: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] = 0.2
+    correction: Literal["bonferroni", "none"] = "bonferroni"
+    batch: BatchSource | None = None
+    labels: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = Field(
+        default=None, description="Column of the batch holding true labels: checks live quality against the gates."
+    )
+
+
 class Model(Object):
     kind: Literal["Model"]
     dataset: Name
@@ -163,6 +202,9 @@ class Model(Object):
     description: str = ""
     owner: str = ""
     tags: dict[str, str] = Field(default_factory=dict)
+    monitoring: Monitoring | None = Field(
+        default=None, description="Drift thresholds and the batch to check; override per environment."
+    )
 
     @field_validator("metrics")
     @classmethod

@@ -187,7 +187,7 @@ def _validate_document(
         obj = cls.model_validate(_strip(data, [tuple(e["loc"]) for e in errors]))
     problems: list[Problem] = []
     if isinstance(obj, Model):
-        problems = list(check_model(obj, catalog))
+        problems = list(check_model(obj, catalog, repo))
     elif isinstance(obj, Dataset):
         problems = list(check_dataset(obj, repo, catalog))
     elif isinstance(obj, Gate):

@@ -49,8 +49,16 @@ def check_scorer(name: str, path: Path_, catalog: Catalog) -> Iterator[Problem]:
 # --- Model -------------------------------------------------------------------------------
 
 
-def check_model(model: Model, catalog: Catalog) -> Iterator[Problem]:
+def check_model(model: Model, catalog: Catalog, repo: Path | None = None) -> Iterator[Problem]:
     yield from check_estimator(model.estimator, ("estimator",), catalog)
+    batch = model.monitoring.batch if model.monitoring else None
+    if repo is not None and batch is not None and (batch.csv or batch.parquet):
+        fmt = "csv" if batch.csv else "parquet"
+        # The serving side may commit the first batch after this spec: where it will be is
+        # checked now, whether it is there when monitor runs.
+        problem = check_repo_path(batch.csv or batch.parquet or "", repo, DATA_SUFFIXES[fmt], must_exist=False)
+        if problem is not None:
+            yield Problem(("monitoring", "batch", fmt), problem)
     for i, metric in enumerate(model.metrics):
         yield from check_scorer(metric, ("metrics", i), catalog)
     kind = final_kind(model.estimator, catalog)
@@ -239,7 +247,7 @@ def csv_header(path: Path) -> tuple[str, ...] | None:
     return tuple(c.strip() for c in row) if row else None
 
 
-def check_repo_path(rel: str, repo: Path, suffixes: tuple[str, ...]) -> str | None:
+def check_repo_path(rel: str, repo: Path, suffixes: tuple[str, ...], must_exist: bool = True) -> str | None:
     """Paths in specs stay inside the repository, symlinks included (specs are data)."""
     if "\x00" in rel:
         return "path contains a NUL byte"
@@ -253,7 +261,7 @@ def check_repo_path(rel: str, repo: Path, suffixes: tuple[str, ...]) -> str | No
     if not target.is_relative_to(root):
         return f"'{rel}' resolves outside the repository (through a symlink)"
     if not target.exists():
-        return f"no such file '{rel}' in the repository"
+        return f"no such file '{rel}' in the repository" if must_exist else None
     if not target.is_file():
         return f"'{rel}' is not a file"
     if not rel.lower().endswith(suffixes):

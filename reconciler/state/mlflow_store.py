@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ from reconciler.state.actual import (
 )
 
 EXPERIMENT = "reconciler"
+MONITOR_EXPERIMENT = "reconciler-monitoring"
+PROFILE_ARTIFACT = "reconciler/profile.json"
 PAGE = 1000
 
 
@@ -59,6 +61,7 @@ class Candidate:
     spec: Mapping[str, Any]
     tags: Mapping[str, str]
     pip_requirements: tuple[str, ...]
+    profile: Mapping[str, Any] | None = None  # reference for drift monitoring
 
 
 class MlflowStore:
@@ -248,6 +251,8 @@ class MlflowStore:
             mlflow.log_params({k: _param_value(v) for k, v in c.params.items()})
             mlflow.log_metrics(dict(c.metrics))
             mlflow.log_dict(dict(c.spec), "reconciler/spec.json")
+            if c.profile is not None:
+                mlflow.log_dict(dict(c.profile), PROFILE_ARTIFACT)
             info = mlflow.sklearn.log_model(
                 c.estimator,
                 name="model",
@@ -364,6 +369,59 @@ class MlflowStore:
     def load_model(self, model: str, version: str) -> Any:
         self.calls += 1
         return self._mlflow.sklearn.load_model(f"models:/{model}/{version}")
+
+    # --- monitoring -----------------------------------------------------------------------
+
+    def load_profile(self, version: VersionState) -> dict[str, Any] | None:
+        """The reference profile logged with the version's training run, if it has one."""
+        if not version.run_id:
+            return None
+        self.calls += 1
+        try:
+            loaded = self._mlflow.artifacts.load_dict(f"runs:/{version.run_id}/{PROFILE_ARTIFACT}")
+        except (self._mlflow.exceptions.MlflowException, OSError, ValueError):
+            return None
+        return dict(loaded) if isinstance(loaded, dict) else None
+
+    def log_monitoring(
+        self,
+        version: VersionState,
+        environment: str,
+        metrics: Mapping[str, float],
+        summary: Mapping[str, Any],
+        files: Iterable[Path],
+    ) -> str:
+        """A run in the monitoring experiment, linked to the version it checked, and the check's
+        summary on the version itself (`reconciler.monitor.<env>`). Returns the run id."""
+        mlflow = self._mlflow
+        exp = self._monitor_experiment()
+        tags = {
+            t.PREFIX + "monitor.model": version.model,
+            t.PREFIX + "monitor.version": version.version,
+            t.PREFIX + "monitor.environment": environment,
+            t.PREFIX + "monitor.training_run": version.run_id or "",
+            t.PREFIX + "monitor.verdict": str(summary.get("verdict", "")),
+        }
+        self.calls += 1
+        with mlflow.start_run(
+            experiment_id=exp, run_name=f"monitor {version.model}@{environment} v{version.version}", tags=tags
+        ) as run:
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+            for path in files:
+                mlflow.log_artifact(str(path), artifact_path="monitor")
+        record = json.dumps({**summary, "run_id": run.info.run_id}, sort_keys=True)[: t.MAX_TAG_VALUE]
+        self.set_version_tag(version.model, version.version, f"{t.PREFIX}monitor.{environment}", record)
+        return str(run.info.run_id)
+
+    def _monitor_experiment(self) -> str:
+        found = self._call(self.client.get_experiment_by_name, MONITOR_EXPERIMENT)
+        if found is not None:
+            return str(found.experiment_id)
+        location = (self.artifact_root.parent / "monitoring").as_uri() if self.artifact_root else None
+        try:
+            return str(self._call(self.client.create_experiment, MONITOR_EXPERIMENT, artifact_location=location))
+        except RegistryError:
+            return str(self._call(self.client.get_experiment_by_name, MONITOR_EXPERIMENT).experiment_id)
 
 
 # --- the registry lock ----------------------------------------------------------------------

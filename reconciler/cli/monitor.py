@@ -1,0 +1,164 @@
+"""`reconciler monitor --env E`: is what the environment serves still seeing the data it was
+trained on, and still as good as its gates demand? Exit 0 within thresholds, 1 drifted, 2 error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.cli.common import check_repo
+from reconciler.diagnostics import InvalidSpecs, ReconcilerError
+from reconciler.redact import redact
+
+EXIT_OK, EXIT_DRIFTED, EXIT_ERROR = 0, 1, 2
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("monitor", help="check a live batch against what an environment's model was trained on")
+    p.add_argument("repo", nargs="?", default=".", type=Path, help="repository root (default: .)")
+    p.add_argument("--env", required=True, help="the environment whose deployed versions to check")
+    p.add_argument("--model", help="only this model (default: every model of ENV with a batch source)")
+    p.add_argument("--data", metavar="FILE", help="the batch (CSV or Parquet, path or URL); default: monitoring.batch")
+    p.add_argument(
+        "--labels", metavar="COLUMN", help="column of true labels: also check live quality against the gates"
+    )
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument(
+        "--report-dir",
+        type=Path,
+        help="where to write the HTML, JSON and PNG reports (default: <repo>/.reconciler/reports)",
+    )
+    p.add_argument("--no-log", action="store_true", help="do not record the check in MLflow")
+    p.set_defaults(run=run, parser_error=p.error)
+
+
+@dataclass(frozen=True)
+class Written:
+    html: Path
+    json: Path
+    png: Path | None
+
+
+def run(args: argparse.Namespace) -> int:
+    repo = check_repo(args)
+    try:
+        return _run(args, repo)
+    except InvalidSpecs as exc:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic, file=sys.stderr)
+        print(f"reconciler: {exc}", file=sys.stderr)
+    except ReconcilerError as exc:
+        print(redact(f"reconciler: {exc}"), file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _run(args: argparse.Namespace, repo: Path) -> int:
+    from reconciler.engine import load_desired
+    from reconciler.github import actions
+    from reconciler.monitor import check
+    from reconciler.render import monitor as render
+    from reconciler.state.mlflow_store import MlflowStore
+
+    work = _work(args, repo, load_desired(repo))
+    store = MlflowStore.for_repo(repo)
+    out_dir = (args.report_dir or repo / ".reconciler" / "reports").absolute()
+    reports = []
+    failed = False
+    images: dict[str, str] = {}
+    for target, location in work:
+        try:
+            report = check.run(target, store, location, args.labels)
+        except ReconcilerError as exc:
+            print(redact(f"reconciler: {target.resolved.name}@{args.env}: {exc}"), file=sys.stderr)
+            failed = True
+            continue
+        written = _write(report, out_dir)
+        if written.png is not None:
+            images[f"{report.model}@{report.environment}"] = written.png.name
+        if not args.no_log:
+            _log(store, report, written)
+        reports.append(report)
+        print(f"{report.model}@{report.environment}: report {written.html}", file=sys.stderr)
+
+    if args.format == "json":
+        print(json.dumps([r.to_json() for r in reports], indent=2, default=str))
+    elif args.format == "markdown":
+        print(render.markdown(reports, images), end="")
+    else:
+        print(render.text(reports), end="")
+    if actions.active() and reports:
+        actions.write_summary(render.markdown(reports))
+        actions.set_outputs({"drifted": str(any(r.drifted for r in reports)).lower()})
+    if failed:
+        return EXIT_ERROR
+    return EXIT_DRIFTED if any(r.drifted for r in reports) else EXIT_OK
+
+
+def _work(args: argparse.Namespace, repo: Path, desired: Any) -> list[tuple[Any, str]]:
+    """(target, batch location) for each model to check."""
+    from reconciler.monitor import check
+
+    if args.env not in desired.state.specs.environments:
+        raise ReconcilerError(f"no environment '{args.env}' in the specs")
+    deployed = sorted(m for (env, m) in desired.targets if env == args.env)
+    if args.model is not None and args.model not in deployed:
+        raise ReconcilerError(f"model '{args.model}' is not deployed to '{args.env}' (deployed: {', '.join(deployed)})")
+    if args.data is not None and args.model is None and len(deployed) > 1:
+        raise ReconcilerError("--data is one batch: name the model it is for with --model")
+    work = []
+    for name in [args.model] if args.model else deployed:
+        target = desired.targets[(args.env, name)]
+        location = check.batch_location(target, repo, args.data)
+        if location is None:
+            if args.model is not None:
+                raise ReconcilerError(f"{name} has no monitoring.batch in its spec: pass --data FILE")
+            print(f"{name}@{args.env}: no batch source (monitoring.batch); skipped", file=sys.stderr)
+            continue
+        work.append((target, location))
+    if not work:
+        raise ReconcilerError(f"no model deployed to '{args.env}' declares monitoring.batch; pass --model and --data")
+    return work
+
+
+def _write(report: Any, out_dir: Path) -> Written:
+    from reconciler.render import monitor as render
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{report.environment}-{report.model}"
+    html = out_dir / f"{stem}.html"
+    html.write_text(render.html(report), encoding="utf-8")
+    body = out_dir / f"{stem}.json"
+    body.write_text(json.dumps(report.to_json(), indent=2, default=str), encoding="utf-8")
+    worst = render.most_drifted(report)
+    png = render.histogram_png(worst, out_dir / f"{stem}-{_safe(worst.name)}.png") if worst else None
+    return Written(html, body, png)
+
+
+def _log(store: Any, report: Any, written: Written) -> None:
+    rm = store.read_model(report.model)
+    version = rm.versions[report.version]
+    metrics = {"drifted_share": report.drift.drifted_share, "rows": float(report.rows)}
+    for f in report.drift.features:
+        metrics[f"psi.{_safe(f.name)}"] = f.psi
+    if report.drift.prediction is not None:
+        metrics["psi.prediction"] = report.drift.prediction.psi
+    for q in report.quality:
+        if q.live is not None:
+            metrics[f"live.{_safe(q.metric)}"] = q.live
+    summary = {
+        "at": report.checked_at,
+        "verdict": report.verdict,
+        "drifted": [f.name for f in report.drift.drifted_features],
+        "rows": report.rows,
+    }
+    files = [written.html, written.json] + ([written.png] if written.png else [])
+    store.log_monitoring(version, report.environment, metrics, summary, files)
+
+
+def _safe(name: str) -> str:
+    """MLflow metric keys and file names allow a narrow alphabet."""
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)[:200]

@@ -1,0 +1,181 @@
+"""One monitoring check: the version an environment's alias holds, against a live batch."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from reconciler.data.frames import MAX_DATA_BYTES
+from reconciler.diagnostics import ReconcilerError
+from reconciler.engine import Target
+from reconciler.monitor.drift import DriftResult, Thresholds, compare
+from reconciler.monitor.quality import QualityCheck, live_quality
+from reconciler.spec.kinds import Monitoring
+from reconciler.spec.semantics import DATA_SUFFIXES, check_repo_path
+from reconciler.state.mlflow_store import MlflowStore
+
+
+class MonitorError(ReconcilerError):
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class MonitorReport:
+    model: str
+    environment: str
+    version: str
+    batch: str
+    rows: int
+    checked_at: str
+    drift: DriftResult
+    quality: tuple[QualityCheck, ...] = ()
+    labels: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def quality_failed(self) -> tuple[QualityCheck, ...]:
+        return tuple(q for q in self.quality if not q.passed)
+
+    @property
+    def reasons(self) -> list[str]:
+        out = []
+        d = self.drift
+        if d.schema_drift:
+            out.append("schema: " + "; ".join(f"{s.column} {s.problem}" for s in d.schema if s.problem != "extra"))
+        if d.feature_drift:
+            names = ", ".join(f.name for f in d.drifted_features)
+            out.append(f"{len(d.drifted_features)} of {len(d.features)} features drifted ({names})")
+        if d.prediction is not None and d.prediction.drifted:
+            out.append(f"predictions drifted ({d.prediction.describe()})")
+        if self.quality_failed:
+            out.append("live quality below the gates: " + "; ".join(q.describe() for q in self.quality_failed))
+        return out
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.reasons)
+
+    @property
+    def verdict(self) -> str:
+        return "drifted" if self.drifted else "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        body = asdict(self)
+        body["verdict"] = self.verdict
+        body["reasons"] = self.reasons
+        body["drift"]["drifted_share"] = self.drift.drifted_share
+        return body
+
+
+def thresholds(monitoring: Monitoring) -> Thresholds:
+    return Thresholds(
+        psi_max=monitoring.psi_max,
+        ks_pvalue_min=monitoring.ks_pvalue_min,
+        drifted_share_max=monitoring.drifted_share_max,
+        prediction_psi_max=monitoring.prediction_psi_max,
+        correction=monitoring.correction,
+    )
+
+
+def batch_location(target: Target, repo: Path, data: str | None) -> str | None:
+    """The batch to check: given on the command line, else the spec's source, else None."""
+    if data is not None:
+        return data
+    monitoring = target.resolved.model.monitoring
+    source = monitoring.batch if monitoring else None
+    if source is None:
+        return None
+    if source.uri_env is not None:
+        value = os.environ.get(source.uri_env, "")
+        if not value:
+            raise MonitorError(f"the batch source is ${source.uri_env}, which is not set")
+        return value
+    rel = source.csv or source.parquet or ""
+    problem = check_repo_path(rel, repo, DATA_SUFFIXES["csv" if source.csv else "parquet"])
+    if problem is not None:
+        raise MonitorError(f"{target.spec_file}: monitoring.batch: {problem}")
+    return str(repo / rel)
+
+
+def read_batch(location: str) -> Any:
+    import pandas as pd
+
+    remote = location.startswith(("http://", "https://"))
+    path = location.removeprefix("file://")
+    lowered = path.lower().split("?", 1)[0]
+    if not remote:
+        try:
+            size = Path(path).stat().st_size
+        except OSError as exc:
+            raise MonitorError(f"cannot read the batch {location}: {exc.strerror or exc}") from exc
+        if size > MAX_DATA_BYTES:
+            raise MonitorError(f"the batch {location} is {size} bytes, over RECONCILER_MAX_DATA_BYTES")
+    try:
+        if lowered.endswith((".parquet", ".pq")):
+            return pd.read_parquet(path)
+        if lowered.endswith(".csv"):
+            return pd.read_csv(path)
+    except Exception as exc:  # pandas raises many types for a malformed file
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise MonitorError(f"cannot read the batch {location}: {first}") from exc
+    raise MonitorError(f"the batch {location} should be a .csv or .parquet file")
+
+
+def run(
+    target: Target,
+    store: MlflowStore,
+    location: str,
+    labels: str | None,
+) -> MonitorReport:
+    name, env = target.resolved.name, target.resolved.environment
+    rm = store.read_model(name)
+    version_id = rm.aliases.get(env) if rm else None
+    if rm is None or version_id is None:
+        raise MonitorError(f"models:/{name}@{env} holds no version: nothing is deployed to monitor")
+    version = rm.versions[version_id]
+    profile = store.load_profile(version)
+    if profile is None:
+        raise MonitorError(
+            f"v{version_id} of {name} has no reference profile (trained before profiles were recorded); "
+            "retrain it to monitor it"
+        )
+    batch = read_batch(location)
+    monitoring = target.resolved.model.monitoring or Monitoring()
+    labels = labels or monitoring.labels
+    if labels is not None and labels not in batch.columns:
+        raise MonitorError(
+            f"the label column '{labels}' is not in the batch (columns: {', '.join(map(str, batch.columns))})"
+        )
+    features = list(profile["features"])
+    t = thresholds(monitoring)
+    present = all(f in batch.columns for f in features)
+    notes: list[str] = []
+    estimator = None
+    predictions = None
+    if present and len(batch):
+        estimator = store.load_model(name, version_id)
+        try:
+            predictions = estimator.predict(batch[features])
+        except (ValueError, TypeError) as exc:
+            notes.append(f"the model could not predict on this batch: {str(exc).splitlines()[0]}")
+    drift = compare(profile, batch, t, predictions=predictions, ignore=[labels] if labels else [])
+    quality: tuple[QualityCheck, ...] = ()
+    if labels is not None and estimator is not None and predictions is not None:
+        quality = live_quality(target.resolved.gates, estimator, batch[features], batch[labels], version.metrics)
+    elif labels is not None:
+        notes.append("live quality was not measured: the model cannot predict on this batch")
+    return MonitorReport(
+        model=name,
+        environment=env,
+        version=version_id,
+        batch=location,
+        rows=len(batch),
+        checked_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        drift=drift,
+        quality=quality,
+        labels=labels,
+        notes=(*drift.notes, *notes),
+    )

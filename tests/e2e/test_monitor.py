@@ -1,0 +1,197 @@
+"""`reconciler monitor` on real models in a real MLflow store: no drift on held-out data, exactly
+the shifted feature on a shifted batch, live quality below the gates on shuffled labels, schema
+drift reported rather than crashing, and errors as exit 2."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import SMALL_SPECS, make_repo
+
+FEATURES = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One applied repository shared by the module's tests (training is the slow part); each
+    test copies nothing and writes batches under its own names."""
+    mp = pytest.MonkeyPatch()
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    root = tmp_path_factory.mktemp("monitor")
+    capsys = _NullCapture()
+    specs = dict(SMALL_SPECS)
+    specs["specs/models/wine-classifier.yaml"] += "monitoring: {batch: {csv: batches/wine.csv}, psi_max: 0.25}\n"
+    repo = make_repo(root / "repo", specs, capsys)  # type: ignore[arg-type]
+    from reconciler.cli import main
+
+    assert main(["apply", str(repo.path), "--env", "dev"]) == 0
+    yield repo.path
+    mp.undo()
+
+
+class _NullCapture:
+    def readouterr(self) -> tuple[str, str]:
+        return "", ""
+
+
+def iris_split(seed: int) -> Any:
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_iris(return_X_y=True, as_frame=True)
+    frame = x.copy()
+    frame["target"] = y
+    # The same split the spec trains on (seed 7, stratified, 30%): its test rows were never seen.
+    _, test = train_test_split(frame, test_size=0.3, random_state=7, stratify=y)
+    return test.sample(frac=0.9, random_state=seed)
+
+
+def monitor(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from reconciler.cli import main
+
+    capsys.readouterr()
+    code = main(["monitor", str(repo), "--env", "dev", *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def run_json(repo: Path, capsys: pytest.CaptureFixture[str], batch: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    code, out, err = monitor(
+        repo, capsys, "--model", "iris-classifier", "--data", str(batch), "--format", "json", "--no-log", *args
+    )
+    assert code in (0, 1), err
+    return code, json.loads(out)[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_held_out_rows_do_not_drift(trained: Path, capsys: pytest.CaptureFixture[str], seed: int) -> None:
+    batch = trained / f"held-out-{seed}.csv"
+    iris_split(seed).drop(columns="target").to_csv(batch, index=False)
+    code, report = run_json(trained, capsys, batch)
+    assert code == 0, report["reasons"]
+    assert report["verdict"] == "ok" and report["drift"]["schema"] == []
+    assert [f["name"] for f in report["drift"]["features"]] == FEATURES
+    assert report["drift"]["prediction"]["drifted"] is False
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_a_feature_shifted_by_one_std_is_the_one_flagged(
+    trained: Path, capsys: pytest.CaptureFixture[str], feature: str
+) -> None:
+    from sklearn.datasets import load_iris
+
+    x = load_iris(as_frame=True).data
+    batch = iris_split(0).drop(columns="target")
+    batch[feature] = batch[feature] + x[feature].std()
+    path = trained / "shifted.csv"
+    batch.to_csv(path, index=False)
+    code, report = run_json(trained, capsys, path)
+    assert code == 1
+    assert [f["name"] for f in report["drift"]["features"] if f["drifted"]] == [feature]
+    assert any(feature in reason for reason in report["reasons"])
+
+
+def test_shuffled_labels_fail_live_quality_against_the_gate(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    batch = iris_split(0)
+    batch["target"] = batch["target"].sample(frac=1, random_state=3).to_numpy()
+    path = trained / "shuffled.csv"
+    batch.to_csv(path, index=False)
+    code, report = run_json(trained, capsys, path, "--labels", "target")
+    assert code == 1
+    assert not any(f["drifted"] for f in report["drift"]["features"]), "the inputs are the same rows"
+    failed = [q for q in report["quality"] if not q["passed"]]
+    assert failed and all(q["metric"] == "accuracy" for q in failed)
+    live = failed[0]["live"]
+    assert live < 0.8, "a shuffled target leaves the model near chance, below the gate's 0.8"
+
+    # The same rows with their true labels pass.
+    good = trained / "labelled.csv"
+    iris_split(0).to_csv(good, index=False)
+    code, report = run_json(trained, capsys, good, "--labels", "target")
+    assert code == 0 and all(q["passed"] for q in report["quality"])
+
+
+def test_schema_drift_is_reported_not_a_crash(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    batch = iris_split(0).drop(columns=["target", "sepal width (cm)"])
+    batch["petal width (cm)"] = "wide"
+    batch["new_column"] = 1.0
+    path = trained / "schema.csv"
+    batch.to_csv(path, index=False)
+    code, report = run_json(trained, capsys, path)
+    assert code == 1
+    problems = {(s["column"], s["problem"]) for s in report["drift"]["schema"]}
+    assert problems == {("sepal width (cm)", "missing"), ("petal width (cm)", "type"), ("new_column", "extra")}
+    assert report["drift"]["prediction"] is None
+    assert {f["name"] for f in report["drift"]["features"]} == {"sepal length (cm)", "petal length (cm)"}
+
+
+def test_the_check_is_logged_to_mlflow_and_reports_are_written(
+    trained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sklearn.datasets import load_wine
+
+    (trained / "batches").mkdir(exist_ok=True)
+    load_wine(as_frame=True).data.sample(n=60, random_state=1).to_csv(trained / "batches" / "wine.csv", index=False)
+    reports = trained / "out"
+    code, out, err = monitor(trained, capsys, "--report-dir", str(reports))  # every model with a batch source
+    assert code == 0, out + err
+    assert "iris-classifier@dev: no batch source" in err
+    assert "wine-classifier@dev" in out and "verdict: OK" in out
+    html = (reports / "dev-wine-classifier.html").read_text()
+    assert html.count('<svg class="histogram"') == 14  # 13 features and the predictions
+    assert list(reports.glob("dev-wine-classifier-*.png"))
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{trained / '.reconciler' / 'mlflow.db'}"
+    client = MlflowClient(uri, uri)
+    runs = client.search_runs(
+        [client.get_experiment_by_name("reconciler-monitoring").experiment_id],
+        filter_string="tags.`reconciler.monitor.model` = 'wine-classifier'",
+    )
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.data.tags["reconciler.monitor.verdict"] == "ok" and run.data.tags["reconciler.monitor.version"] == "1"
+    assert "psi.alcohol" in run.data.metrics
+    names = {a.path for a in client.list_artifacts(run.info.run_id, "monitor")}
+    assert {"monitor/dev-wine-classifier.html", "monitor/dev-wine-classifier.json"} <= names
+    summary = json.loads(client.get_model_version("wine-classifier", "1").tags["reconciler.monitor.dev"])
+    assert summary["verdict"] == "ok" and summary["run_id"] == run.info.run_id
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "nope", "--data", "x.csv"], "model 'nope' is not deployed to 'dev'"),
+        (["--model", "iris-classifier", "--data", "missing.csv"], "cannot read the batch missing.csv"),
+        (["--model", "iris-classifier"], "iris-classifier has no monitoring.batch in its spec: pass --data FILE"),
+        (["--data", "x.csv"], "--data is one batch: name the model it is for with --model"),
+        (["--model", "iris-classifier", "--data", "bad.txt"], "should be a .csv or .parquet file"),
+        (["--model", "iris-classifier", "--data", "held-out-0.csv", "--labels", "y"], "label column 'y' is not"),
+    ],
+)
+def test_errors_exit_2_with_one_line(
+    trained: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    (trained / "bad.txt").write_text("a,b\n1,2\n")
+    iris_split(0).drop(columns="target").to_csv(trained / "held-out-0.csv", index=False)
+    monkeypatch.chdir(trained)
+    code, _, err = monitor(trained, capsys, *args)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_model_never_applied_has_nothing_to_monitor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    repo = make_repo(tmp_path / "fresh", SMALL_SPECS, capsys)
+    iris_split(0).to_csv(tmp_path / "b.csv", index=False)
+    code, _, err = monitor(repo.path, capsys, "--model", "iris-classifier", "--data", str(tmp_path / "b.csv"))
+    assert code == 2 and "models:/iris-classifier@dev holds no version" in err
