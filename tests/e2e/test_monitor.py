@@ -195,3 +195,57 @@ def test_a_model_never_applied_has_nothing_to_monitor(
     iris_split(0).to_csv(tmp_path / "b.csv", index=False)
     code, _, err = monitor(repo.path, capsys, "--model", "iris-classifier", "--data", str(tmp_path / "b.csv"))
     assert code == 2 and "models:/iris-classifier@dev holds no version" in err
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, installed by the tests when missing (as root, from the package
+    registry this machine reaches); skipped with the reason anywhere that cannot."""
+    import os
+    import shutil
+    import subprocess
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "chromium"],
+            check=False,
+            capture_output=True,
+            timeout=900,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+        found = shutil.which("chromium")
+    if found is None:
+        pytest.skip("no Chromium, and it cannot be installed here (needs root and apt-get)")
+    return found
+
+
+def test_the_html_report_renders_in_headless_chromium(
+    trained: Path, capsys: pytest.CaptureFixture[str], chromium: str, tmp_path: Path
+) -> None:
+    import subprocess
+
+    batch = iris_split(0).drop(columns="target")
+    batch["petal length (cm)"] += 1.8
+    path = trained / "for-browser.csv"
+    batch.to_csv(path, index=False)
+    code, _, err = monitor(
+        trained, capsys, "--model", "iris-classifier", "--data", str(path), "--no-log", "--report-dir", str(tmp_path)
+    )
+    assert code == 1, err
+    page = tmp_path / "dev-iris-classifier.html"
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"]
+    dom = subprocess.run(
+        [*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert dom.count('class="histogram"') == 5  # four features and the predictions
+    assert dom.count('class="live"') > 4 * 6 + 2 and 'id="verdict">drifted<' in dom
+    assert "petal length (cm) (drifted)" in dom
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [*flags, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
