@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler.gates.measures import MODEL_SIZE, PREDICT_P50, PREDICT_P95, TRAINING_SECONDS
 from reconciler.plan.model import Kind, Plan
 from reconciler.render.views import rows
 from reconciler.state.actual import ActualState
@@ -47,6 +48,59 @@ def status_rows(plan: Plan, actual: ActualState) -> list[StatusRow]:
                 since=last.at[:10] if last else "-",
                 commit=last.commit[:7] if last and last.commit else "-",
                 detail=detail,
+            )
+        )
+    return out
+
+
+COSTS = (
+    (TRAINING_SECONDS, "fit s"),
+    (MODEL_SIZE, "size KB"),
+    (PREDICT_P50, "p50 us/row"),
+    (PREDICT_P95, "p95 us/row"),
+)
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """What the version an environment runs costs, beside the version it replaced."""
+
+    environment: str
+    model: str
+    version: str
+    previous: str
+    costs: dict[str, float | None]
+    before: dict[str, float | None]
+
+    def change(self, key: str) -> str:
+        now, then = self.costs.get(key), self.before.get(key)
+        if now is None or then is None or then == 0:
+            return ""
+        return f"{(now - then) / then * 100:+.0f}%"
+
+
+def cost_rows(actual: ActualState, environments: list[tuple[str, str]]) -> list[CostRow]:
+    """For each (environment, model) holding a version: its recorded costs, and those of the
+    version the ledger says held the alias before."""
+    out = []
+    for env, name in environments:
+        rm = actual.model(name)
+        version = rm.aliases.get(env) if rm else None
+        if rm is None or version is None or version not in rm.versions:
+            continue
+        previous = next(
+            (e.from_version for e in reversed(rm.ledger) if e.environment == env and e.to_version == version), None
+        )
+        now = rm.versions[version].metrics
+        then = rm.versions[previous].metrics if previous and previous in rm.versions else {}
+        out.append(
+            CostRow(
+                env,
+                name,
+                f"v{version}",
+                f"v{previous}" if previous else "-",
+                {k: now.get(k) for k, _ in COSTS},
+                {k: then.get(k) for k, _ in COSTS},
             )
         )
     return out
