@@ -20,7 +20,7 @@ EXIT_OK, EXIT_DRIFTED, EXIT_ERROR = 0, 1, 2
 def register(sub: Any) -> None:
     p = sub.add_parser("monitor", help="check a live batch against what an environment's model was trained on")
     p.add_argument("repo", nargs="?", default=".", type=Path, help="repository root (default: .)")
-    p.add_argument("--env", required=True, help="the environment whose deployed versions to check")
+    p.add_argument("--env", help="the environment whose deployed versions to check (default: every environment)")
     p.add_argument("--model", help="only this model (default: every model of ENV with a batch source)")
     p.add_argument("--data", metavar="FILE", help="the batch (CSV or Parquet, path or URL); default: monitoring.batch")
     p.add_argument(
@@ -64,6 +64,9 @@ def _run(args: argparse.Namespace, repo: Path) -> int:
     from reconciler.state.mlflow_store import MlflowStore
 
     work = _work(args, repo, load_desired(repo))
+    if not work:
+        print("nothing to monitor: no deployed model declares monitoring.batch")
+        return EXIT_OK
     store = MlflowStore.for_repo(repo)
     out_dir = (args.report_dir or repo / ".reconciler" / "reports").absolute()
     reports = []
@@ -72,6 +75,13 @@ def _run(args: argparse.Namespace, repo: Path) -> int:
     for target, location in work:
         try:
             report = check.run(target, store, location, args.labels)
+        except check.NothingDeployed as exc:
+            if args.model is None:  # a scheduled sweep: an environment not promoted to yet is not an error
+                print(f"{target.resolved.name}@{target.resolved.environment}: {exc}; skipped", file=sys.stderr)
+                continue
+            print(redact(f"reconciler: {exc}"), file=sys.stderr)
+            failed = True
+            continue
         except ReconcilerError as exc:
             print(redact(f"reconciler: {target.resolved.name}@{args.env}: {exc}"), file=sys.stderr)
             failed = True
@@ -102,25 +112,27 @@ def _work(args: argparse.Namespace, repo: Path, desired: Any) -> list[tuple[Any,
     """(target, batch location) for each model to check."""
     from reconciler.monitor import check
 
-    if args.env not in desired.state.specs.environments:
+    if args.env is not None and args.env not in desired.state.specs.environments:
         raise ReconcilerError(f"no environment '{args.env}' in the specs")
-    deployed = sorted(m for (env, m) in desired.targets if env == args.env)
-    if args.model is not None and args.model not in deployed:
-        raise ReconcilerError(f"model '{args.model}' is not deployed to '{args.env}' (deployed: {', '.join(deployed)})")
+    if args.env is None and (args.model is not None or args.data is not None):
+        raise ReconcilerError("--model and --data need --env: the environment whose deployed version to check")
+    envs = [args.env] if args.env else list(desired.state.environment_order)
+    deployed = [(env, m) for env in envs for m in sorted(m for (e, m) in desired.targets if e == env)]
+    if args.model is not None and (args.env, args.model) not in deployed:
+        shown = ", ".join(m for _, m in deployed)
+        raise ReconcilerError(f"model '{args.model}' is not deployed to '{args.env}' (deployed: {shown})")
     if args.data is not None and args.model is None and len(deployed) > 1:
         raise ReconcilerError("--data is one batch: name the model it is for with --model")
     work = []
-    for name in [args.model] if args.model else deployed:
-        target = desired.targets[(args.env, name)]
+    for env, name in [(args.env, args.model)] if args.model else deployed:
+        target = desired.targets[(env, name)]
         location = check.batch_location(target, repo, args.data)
         if location is None:
             if args.model is not None:
                 raise ReconcilerError(f"{name} has no monitoring.batch in its spec: pass --data FILE")
-            print(f"{name}@{args.env}: no batch source (monitoring.batch); skipped", file=sys.stderr)
+            print(f"{name}@{env}: no batch source (monitoring.batch); skipped", file=sys.stderr)
             continue
         work.append((target, location))
-    if not work:
-        raise ReconcilerError(f"no model deployed to '{args.env}' declares monitoring.batch; pass --model and --data")
     return work
 
 

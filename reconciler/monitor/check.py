@@ -22,6 +22,10 @@ class MonitorError(ReconcilerError):
     exit_code = 2
 
 
+class NothingDeployed(MonitorError):
+    """The environment's alias holds no version yet."""
+
+
 @dataclass(frozen=True)
 class MonitorReport:
     model: str
@@ -134,7 +138,7 @@ def run(
     rm = store.read_model(name)
     version_id = rm.aliases.get(env) if rm else None
     if rm is None or version_id is None:
-        raise MonitorError(f"models:/{name}@{env} holds no version: nothing is deployed to monitor")
+        raise NothingDeployed(f"models:/{name}@{env} holds no version: nothing is deployed to monitor")
     version = rm.versions[version_id]
     profile = store.load_profile(version)
     if profile is None:

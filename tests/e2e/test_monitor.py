@@ -249,3 +249,29 @@ def test_the_html_report_renders_in_headless_chromium(
         check=True,
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_a_sweep_of_every_environment_skips_what_is_not_deployed_yet(
+    trained: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from sklearn.datasets import load_wine
+
+    (trained / "batches").mkdir(exist_ok=True)
+    load_wine(as_frame=True).data.sample(n=60, random_state=2).to_csv(trained / "batches" / "wine.csv", index=False)
+    from reconciler.cli import main
+
+    capsys.readouterr()
+    code = main(["monitor", str(trained), "--no-log", "--report-dir", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "models:/wine-classifier@staging holds no version" in err and "skipped" in err
+    assert out.count("wine-classifier@") == 1 and "wine-classifier@dev" in out
+
+
+def test_nothing_to_monitor_is_not_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_repo(tmp_path / "plain", SMALL_SPECS, capsys)
+    from reconciler.cli import main
+
+    capsys.readouterr()
+    assert main(["monitor", str(repo.path)]) == 0
+    assert "nothing to monitor" in capsys.readouterr().out
