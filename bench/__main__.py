@@ -21,11 +21,13 @@ FULL = {
     "validate_bench.py": ["--files", "1000", "--repeat", "5"],
     "engine_bench.py": ["--models", "100", "--fresh", "10", "--repeat", "5", "--fresh-repeat", "3", "--server"],
     "hash_bench.py": ["--megabytes", "1024", "--repeat", "3"],
+    "monitor_bench.py": ["--rows", "100000", "--repeat", "3"],
 }
 QUICK = {
     "validate_bench.py": ["--files", "60", "--repeat", "1"],
     "engine_bench.py": ["--models", "6", "--fresh", "2", "--repeat", "1", "--fresh-repeat", "1"],
     "hash_bench.py": ["--megabytes", "16", "--repeat", "1"],
+    "monitor_bench.py": ["--rows", "2000", "--repeat", "1"],
 }
 
 

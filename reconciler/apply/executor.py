@@ -249,7 +249,21 @@ class Executor:
         _keep(self._fitted, (action.model, version.version), estimator, FITTED_KEPT)
         self._registered(version)
         shown = ", ".join(f"{k} {metrics[k]:.4g}" for k in model.metrics)
-        return "done", f"trained v{version.version}: {shown}", version.version
+        return "done", f"trained v{version.version}: {shown}; {self._cost(action, metrics)}", version.version
+
+    def _cost(self, action: Action, metrics: Mapping[str, float]) -> str:
+        """What the new version costs to run, beside the version the environment runs now, so a
+        creeping cost shows in the PR comment and the apply log."""
+        rm = self._model(action.model)
+        current = rm.aliases.get(action.environment) if rm else None
+        before = rm.versions[current].metrics if rm and current and current in rm.versions else {}
+        parts = []
+        for key, label, unit in ((MODEL_SIZE, "size", " KB"), (PREDICT_P95, "predict p95", " us/row")):
+            part = f"{label} {metrics[key]:.3g}{unit}"
+            if before.get(key):
+                part += f" ({(metrics[key] - before[key]) / before[key] * 100:+.0f}% vs v{current})"
+            parts.append(part)
+        return "cost: " + ", ".join(parts)
 
     # --- evaluate -------------------------------------------------------------------------
 

@@ -71,6 +71,8 @@ def normalize(markdown: str) -> str:
     text = re.sub(r"\b[0-9a-f]{7,64}\b", "<sha>", markdown)
     text = re.sub(r"\d{4}-\d{2}-\d{2}(T[\d:.+]+)?", "<date>", text)
     text = re.sub(r"\| \d+\.\d+ \|$", "| <s> |", text, flags=re.M)
+    # Predict time is measured, so it differs between runs: its presence is what is checked.
+    text = re.sub(r"predict p95 [\d.e+-]+ us/row( \([+-]\d+% vs v\d+\))?", "predict p95 <t> us/row", text)
     return text
 
 
