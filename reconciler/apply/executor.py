@@ -13,21 +13,18 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.apply import chaos, train
-from reconciler.apply.measure import measure, model_size_kb, predict_cost_us_per_row
+from reconciler.apply.fit import Fitted, Progress, fit_many, fit_target
+from reconciler.apply.measure import measure
 from reconciler.data.frames import Split
 from reconciler.diagnostics import ReconcilerError
 from reconciler.engine import Target
 from reconciler.gates import measures
 from reconciler.gates.evaluate import evaluate
 from reconciler.gates.measures import (
-    COST_BATCH,
-    COST_REPEATS,
     MODEL_SIZE,
-    PREDICT_P50,
     PREDICT_P95,
     TRAINING_SECONDS,
 )
-from reconciler.monitor import profile
 from reconciler.plan.model import Action, Kind, Plan
 from reconciler.spec.catalog import Catalog
 from reconciler.spec.fingerprint import spec_hash
@@ -90,6 +87,9 @@ class Executor:
         listener: Listener | None = None,
         policy_gate: Callable[[Action, VersionState, VersionState | None], list[str]] | None = None,
         actual: ActualState | None = None,
+        jobs: int = 1,
+        progress: Progress | None = None,
+        prefitted: Mapping[tuple[str, str], Fitted] | None = None,
     ) -> None:
         self.store = store
         self.targets = targets
@@ -102,10 +102,15 @@ class Executor:
         self.failed_fingerprints: dict[tuple[str, str], str] = {}
         self.plan_id = ""
         self._fitted: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self.jobs = jobs
+        self.progress = progress
+        self._prefitted: dict[tuple[str, str], Fitted] = dict(prefitted or {})
         self._splits: OrderedDict[tuple[str, str], Split] = OrderedDict()
 
     def run(self, plan: Plan) -> Report:
         self.plan_id = plan.id
+        if self.jobs > 1:
+            self._prefit(plan)
         report = Report()
         for action in plan.actions:
             if action.kind is Kind.NOOP:
@@ -128,6 +133,19 @@ class Executor:
             report.outcomes.append(outcome)
             self.listener("end", action, outcome)
         return report
+
+    def _prefit(self, plan: Plan) -> None:
+        """Fit every model the plan trains in parallel processes first; the train steps then
+        only record them, in plan order."""
+        work: dict[tuple[str, str], Target] = {}
+        for action in plan.actions:
+            if action.kind is not Kind.TRAIN or action.fingerprint is None:
+                continue
+            key = (action.model, action.fingerprint)
+            if key not in self._prefitted and self._version(action.model, action.fingerprint, None) is None:
+                work.setdefault((action.model, action.fingerprint), self.targets[(action.environment, action.model)])
+        if len(work) > 1:
+            self._prefitted.update(fit_many(work, self.catalog, self.jobs, self.progress))
 
     def _record_unledgered(self, action: Action) -> None:
         """An alias already where the specs want it but missing from the ledger (an apply
@@ -191,35 +209,22 @@ class Executor:
         if existing is not None:
             return "done", f"reused v{existing.version} (fingerprint already registered)", existing.version
         target = self.targets[(action.environment, action.model)]
-        from reconciler.data.frames import check_data, load_frame, split
-
-        dataset = target.resolved.dataset
-        frame = load_frame(dataset, target.data_root)
-        problems = check_data(dataset, frame)
-        if problems:
-            reason = "data checks failed: " + "; ".join(problems)
-            self.failed_fingerprints[(action.model, action.fingerprint)] = reason
-            return "failed", reason, None
-        data = split(dataset, frame)
-        _keep(self._splits, _data_key(target), data, SPLITS_KEPT)
+        fitted = self._prefitted.pop((action.model, action.fingerprint), None)
+        if fitted is None:
+            fitted = fit_target(target, self.catalog)
+        else:  # fitted by a worker: a crash here must look as it would in one process
+            chaos.point("train:before-fit")
+            chaos.point("train:after-fit")
+        if fitted.data_problems is not None:
+            self.failed_fingerprints[(action.model, action.fingerprint)] = fitted.data_problems
+            return "failed", fitted.data_problems, None
+        if fitted.error is not None:
+            return "failed", fitted.error, None
+        if fitted.split is not None:
+            _keep(self._splits, _data_key(target), fitted.split, SPLITS_KEPT)
         model = target.resolved.model
-        start = time.perf_counter()
-        chaos.point("train:before-fit")
-        try:
-            estimator = train.fit(model.estimator, model.seed, data, self.catalog)
-        except (ValueError, TypeError) as exc:
-            # scikit-learn's own checks (a parameter it rejects, data it cannot fit): name the spec.
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            return "failed", f"{target.spec_file}: estimator: scikit-learn refused to fit: {first}", None
-        chaos.point("train:after-fit")
-        fit_seconds = time.perf_counter() - start
-        metrics = train.score(estimator, model.metrics, data.x_test, data.y_test)
-        metrics[TRAINING_SECONDS] = round(fit_seconds, 6)
-        metrics[MODEL_SIZE] = model_size_kb(estimator)
-        metrics[PREDICT_P50], metrics[PREDICT_P95] = predict_cost_us_per_row(
-            estimator, data.x_test, COST_BATCH, COST_REPEATS
-        )
-        example = data.x_test.head(5)
+        estimator = fitted.estimator
+        metrics = dict(fitted.metrics or {})
         tags = {
             t.FINGERPRINT: action.fingerprint,
             t.SPEC_HASH: spec_hash(target.entry.spec),
@@ -235,14 +240,18 @@ class Executor:
             Candidate(
                 model_name=action.model,
                 estimator=estimator,
-                input_example=example,
-                predictions_example=estimator.predict(example),
-                params={**train.flat_params(model.estimator), "seed": model.seed, "fit_seconds": round(fit_seconds, 4)},
+                input_example=fitted.example,
+                predictions_example=fitted.predictions_example,
+                params={
+                    **train.flat_params(model.estimator),
+                    "seed": model.seed,
+                    "fit_seconds": round(fitted.fit_seconds, 4),
+                },
                 metrics=metrics,
                 spec=target.entry.spec,
                 tags=tags,
                 pip_requirements=train.pip_requirements(),
-                profile=profile.build(data.x_train, estimator.predict(data.x_test), train.task_of(estimator)),
+                profile=fitted.profile,
             )
         )
         chaos.point("train:after-register")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,21 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--write-json", type=Path, metavar="FILE", help="write the plan and each step's outcome as JSON")
     p.add_argument(
+        "--only",
+        action="append",
+        metavar="KIND:MODEL",
+        help="only these steps of the plan, e.g. train:iris-classifier (repeatable; MODEL may be *); "
+        "a train-only run fits before taking the registry lock, so fanned-out jobs train at once",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="train up to N models at once in separate processes (default: the number of cores); "
+        "registry writes and promotions stay in plan order",
+    )
+    p.add_argument(
         "--base", default="HEAD^", metavar="REV", help="revision policies judge the change against (default: HEAD^)"
     )
     p.set_defaults(run=run, parser_error=p.error)
@@ -63,19 +79,81 @@ def _print_event(phase: str, action: Action, outcome: Outcome | None) -> None:
     print(f"{action.kind.value:<8} {where} {outcome.status} in {outcome.seconds:.2f}s: {outcome.message}", flush=True)
 
 
+class ProgressDisplay:
+    """Models trained so far: a bar with an ETA on a terminal, one plain line each in CI logs."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stdout
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)()) and not gha.active()
+
+    def __call__(self, done: int, total: int, model: str, seconds: float) -> None:
+        eta = seconds / done * (total - done)
+        if self.tty:
+            width = 30
+            filled = round(width * done / total)
+            bar = "#" * filled + "." * (width - filled)
+            end = "\n" if done == total else ""
+            self.stream.write(f"\rtraining [{bar}] {done}/{total} models, {seconds:.0f}s, ETA {eta:.0f}s{end}")
+        else:
+            self.stream.write(f"fitted   {model} ({done}/{total}, {seconds:.1f}s, ETA {eta:.0f}s)\n")
+        self.stream.flush()
+
+
+STEP_KINDS = ("train", "evaluate", "promote", "demote")
+
+
+def _selectors(args: argparse.Namespace) -> list[tuple[str, str]]:
+    out = []
+    for text in args.only or ():
+        kind, sep, model = text.partition(":")
+        if not sep or kind not in STEP_KINDS or not model:
+            args.parser_error(f"--only {text!r}: expected KIND:MODEL with KIND one of {', '.join(STEP_KINDS)}")
+        out.append((kind, model))
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        args.parser_error("--jobs must be at least 1")
+    args.selectors = _selectors(args)
     saved: Path | None = None
     if args.repo.is_file():
         saved, args.repo = args.repo, args.repo_dir or Path(".")
     repo = check_repo(args)
     desired = load_desired(repo)  # invalid specs stop here, before the registry is even opened
     store = MlflowStore.for_repo(repo)
+    prefitted = {}
+    if args.selectors and saved is None and all(kind == "train" for kind, _ in args.selectors):
+        prefitted = _fit_before_locking(args, repo, store, desired)
     # Planning happens under the lock too: a plan made while another apply runs is stale.
     with RegistryLock(store, timeout=args.lock_timeout, say=lambda text: print(text, flush=True)):
-        return _apply(args, repo, store, saved, desired)
+        return _apply(args, repo, store, saved, desired, prefitted)
 
 
-def _apply(args: argparse.Namespace, repo: Path, store: MlflowStore, saved: Path | None, desired: Desired) -> int:
+def _fit_before_locking(args: argparse.Namespace, repo: Path, store: MlflowStore, desired: Desired) -> dict[Any, Any]:
+    """Fanned-out train jobs fit without the lock (the long part), then record under it; a
+    fingerprint registered meanwhile by someone else is reused and this fit is dropped."""
+    from reconciler.apply.fit import fit_many, fit_target
+
+    session = open_session(repo, args.env, check_data=True, base=args.base, store=store, desired=desired)
+    work: dict[tuple[str, str], Any] = {}
+    for a in session.plan.only(args.selectors).actions:
+        if a.kind is Kind.TRAIN and a.fingerprint:
+            work.setdefault((a.model, a.fingerprint), session.desired.targets[(a.environment, a.model)])
+    if len(work) > 1 and args.jobs > 1:
+        return fit_many(work, load_catalog(), args.jobs, ProgressDisplay())
+    catalog = load_catalog()
+    return {key: fit_target(target, catalog) for key, target in work.items()}
+
+
+def _apply(
+    args: argparse.Namespace,
+    repo: Path,
+    store: MlflowStore,
+    saved: Path | None,
+    desired: Desired,
+    prefitted: dict[Any, Any],
+) -> int:
     # Policies compare with the previous commit: on main, that is what the merge changed.
     session = open_session(repo, args.env, check_data=True, base=args.base, store=store, desired=desired)
     plan = session.plan
@@ -85,6 +163,8 @@ def _apply(args: argparse.Namespace, repo: Path, store: MlflowStore, saved: Path
         plan, state, specs = saved_plans.load(saved, session.store.location)
         saved_plans.check_fresh(saved, state, specs, session.actual, session.desired.entries)
         print(f"Applying the saved plan {saved} (plan {plan.id})")
+    if args.selectors:
+        plan = plan.only(args.selectors)
     reverts = find_reverts(repo)
     print(f"Reconciler apply  {plan.revision} vs {plan.location}")
     print(plan.summary())
@@ -98,6 +178,9 @@ def _apply(args: argparse.Namespace, repo: Path, store: MlflowStore, saved: Path
             _print_event,
             policy_gate(session),
             session.actual,
+            jobs=args.jobs,
+            progress=ProgressDisplay(),
+            prefitted=prefitted,
         )
         report = executor.run(plan)
     done = [o for o in report.outcomes if o.status == "done"]

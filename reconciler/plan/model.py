@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -120,4 +120,19 @@ class Plan:
             "actions": [a.to_dict() for a in self.actions],
             "notes": list(self.notes),
             "checked_against_registry": self.checked,
+            "matrix": self.train_matrix(),
         }
+
+    def train_matrix(self) -> dict[str, list[dict[str, str]]]:
+        """The models to train, one entry per fingerprint, as a GitHub Actions matrix
+        (`strategy.matrix: ${{ fromJSON(...) }}`): each job runs `apply --only train:<model>`."""
+        seen: dict[str, dict[str, str]] = {}
+        for a in self.actions:
+            if a.kind is Kind.TRAIN and a.fingerprint and a.model not in seen:
+                seen[a.model] = {"model": a.model, "environment": a.environment, "fingerprint": a.fingerprint[:12]}
+        return {"include": list(seen.values())}
+
+    def only(self, selectors: list[tuple[str, str]]) -> Plan:
+        """The actions matching any (kind, model) selector; `*` matches any model."""
+        keep = tuple(a for a in self.actions if any(a.kind.value == k and m in ("*", a.model) for k, m in selectors))
+        return replace(self, actions=keep)

@@ -22,11 +22,14 @@ SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TEL
 
 
 class LocalServer:
-    """An `mlflow server` with a SQLite backend in `root` that serves its own artifacts."""
+    """An `mlflow server` that serves its own artifacts from `root`; its backend store is a
+    SQLite file in `root` unless `backend_uri` names another (PostgreSQL, say)."""
 
-    def __init__(self, root: Path, startup_seconds: float = 90) -> None:
+    def __init__(self, root: Path, startup_seconds: float = 90, backend_uri: str | None = None) -> None:
         self.root = root
         self.startup_seconds = startup_seconds
+        self.backend_uri = backend_uri or f"sqlite:///{root / 'backend.db'}"
+        self.log = root / "server.log"
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
@@ -35,12 +38,14 @@ class LocalServer:
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        log = self.log.open("ab")
         self.process = subprocess.Popen(
             [
                 str(Path(sys.executable).with_name("mlflow")),
                 "server",
                 "--backend-store-uri",
-                f"sqlite:///{self.root / 'backend.db'}",
+                self.backend_uri,
+                "--serve-artifacts",
                 "--artifacts-destination",
                 str(self.root / "artifacts"),
                 "--host",
@@ -50,11 +55,12 @@ class LocalServer:
                 "--workers",
                 "1",
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
             start_new_session=True,
             env={**os.environ, **SERVER_ENV},
         )
+        log.close()
         deadline = time.monotonic() + self.startup_seconds
         while time.monotonic() < deadline:
             try:
@@ -62,9 +68,12 @@ class LocalServer:
                     if answer.status == 200:
                         return
             except OSError:
+                if self.process.poll() is not None:
+                    break
                 time.sleep(0.3)
         self.kill()
-        raise RuntimeError(f"mlflow server did not become healthy in {self.startup_seconds:g} s")
+        tail = self.log.read_text(errors="replace")[-1500:] if self.log.exists() else ""
+        raise RuntimeError(f"mlflow server did not become healthy in {self.startup_seconds:g} s:\n{tail}")
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -12,6 +12,8 @@ import git
 import pytest
 
 from reconciler.cli import main
+from tests.e2e.server import PostgresServer
+from tests.e2e.server import start as start_server
 
 SMALL_SPECS = {
     "specs/datasets/iris.yaml": """kind: Dataset
@@ -84,6 +86,11 @@ class Repo:
     path: Path
     git: git.Repo
     capsys: pytest.CaptureFixture[str]
+    server_uri: str | None = None  # set: the registry is a real mlflow server on PostgreSQL
+
+    @property
+    def server(self) -> bool:
+        return self.server_uri is not None
 
     def write(self, rel: str, text: str) -> None:
         target = self.path / rel
@@ -138,12 +145,18 @@ class Repo:
         from reconciler.state.invariants import violations
         from reconciler.state.mlflow_store import MlflowStore
 
-        if (self.path / ".reconciler" / "mlflow.db").exists():
+        if self.server or (self.path / ".reconciler" / "mlflow.db").exists():
             assert violations(MlflowStore(self.uri).read()) == []
 
     @property
     def uri(self) -> str:
-        return f"sqlite:///{self.path / '.reconciler' / 'mlflow.db'}"
+        return self.server_uri or f"sqlite:///{self.path / '.reconciler' / 'mlflow.db'}"
+
+    def registry_is_empty(self) -> bool:
+        """Nothing was ever written: no store file locally, no registered model on a server."""
+        if not self.server:
+            return not (self.path / ".reconciler" / "mlflow.db").exists()
+        return self.client().search_registered_models() == []
 
     def client(self) -> Any:
         from mlflow import MlflowClient
@@ -174,11 +187,33 @@ def make_repo(path: Path, files: dict[str, str], capsys: pytest.CaptureFixture[s
     return r
 
 
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """One mlflow server on PostgreSQL for the session; `backend` empties it for each test."""
+    yield from start_server(tmp_path_factory.mktemp("pg-server"))
+
+
+@pytest.fixture(params=["sqlite", "server"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """The registry each scenario runs against: the embedded SQLite default, then a real
+    `mlflow server` on PostgreSQL (MLFLOW_TRACKING_URI set, as a team would)."""
+    if request.param == "sqlite":
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        return None
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    server.reset()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)
+    return server.uri
+
+
 @pytest.fixture
-def repo(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Repo]:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+def repo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, backend: str | None
+) -> Iterator[Repo]:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    yield make_repo(tmp_path / "repo", SMALL_SPECS, capsys)
+    r = make_repo(tmp_path / "repo", SMALL_SPECS, capsys)
+    r.server_uri = backend
+    yield r
 
 
 def actions(plan: dict[str, Any], kind: str) -> list[dict[str, Any]]:

@@ -8,22 +8,16 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import ROOT
-from tests.e2e.conftest import SMALL_SPECS, Repo, make_repo
+from tests.e2e.conftest import Repo
 
 
-@pytest.fixture
-def repo(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Repo:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return make_repo(tmp_path / "repo", SMALL_SPECS, capsys)
-
-
-def spawn(repo: Repo, *extra: str) -> subprocess.Popen[str]:
+def spawn(repo: Repo, *extra: str, path: Path | None = None) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    if repo.server_uri:
+        env["MLFLOW_TRACKING_URI"] = repo.server_uri
     return subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", str(repo.path), *extra],
+        [sys.executable, "-m", "reconciler", "apply", str(path or repo.path), *extra],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -32,8 +26,13 @@ def spawn(repo: Repo, *extra: str) -> subprocess.Popen[str]:
     )
 
 
-def test_two_concurrent_applies_train_each_fingerprint_once(repo: Repo) -> None:
-    first, second = spawn(repo), spawn(repo)  # a brand-new store, created by both at once
+def test_two_concurrent_applies_train_each_fingerprint_once(repo: Repo, tmp_path: Path) -> None:
+    other = repo.path
+    if repo.server:
+        # Two runners on two machines: separate checkouts that share only the server's URI.
+        other = tmp_path / "second-runner"
+        subprocess.run(["git", "clone", "-q", str(repo.path), str(other)], check=True)
+    first, second = spawn(repo), spawn(repo, path=other)  # a brand-new store, created by both at once
     outs = [p.communicate(timeout=300) for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], outs
     text = "".join(o + e for o, e in outs)

@@ -194,7 +194,7 @@ def test_invalid_specs_stop_before_the_registry(repo: Repo) -> None:
     assert code == 1
     assert "specs/models/iris-classifier.yaml:7:15: estimator.params.C" in err
     assert "Traceback" not in out + err
-    assert not (repo.path / ".reconciler" / "mlflow.db").exists()
+    assert repo.registry_is_empty()
 
 
 def test_pin_keeps_production_on_an_older_spec(repo: Repo) -> None:
@@ -303,7 +303,7 @@ def test_offline_plan_of_a_revert_is_a_rollback_with_no_training(repo: Repo) -> 
     assert "**Rollback**: reverts `" + change[:7] + "` (iris: C 0.5). 0 trainings." in out
     assert "Plan: 0 to train, 3 to promote, 0 blocked." in out
     assert "Not checked against the registry" in out
-    assert not (repo.path / ".reconciler" / "mlflow.db").exists(), "offline plans never open the registry"
+    assert repo.registry_is_empty(), "offline plans never open the registry"
 
 
 def test_policy_blocks_lowering_production_gates_with_a_model_change(repo: Repo) -> None:
@@ -381,6 +381,8 @@ def test_status_check_reports_invariants(repo: Repo) -> None:
         v1.source,
         run_id=v1.run_id,
         tags={"reconciler.fingerprint": v1.tags["reconciler.fingerprint"]},
+        # A server requires the logged model a `models:/m-...` source belongs to.
+        model_id=v1.model_id or v1.source.removeprefix("models:/"),
     )
     code, out, _ = repo.run("status", "--check")
     assert code == 1 and "iris-classifier v2: same fingerprint as v1" in out

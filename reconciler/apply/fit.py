@@ -1,0 +1,118 @@
+"""Fitting one model from its target, and fitting many in parallel processes.
+
+Only the CPU work happens here (load and check the data, fit, score, measure, profile); every
+registry write stays in the applying process, in plan order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.apply import train
+from reconciler.apply.measure import model_size_kb, predict_cost_us_per_row
+from reconciler.data.frames import Split
+from reconciler.engine import Target
+from reconciler.gates.measures import (
+    COST_BATCH,
+    COST_REPEATS,
+    MODEL_SIZE,
+    PREDICT_P50,
+    PREDICT_P95,
+    TRAINING_SECONDS,
+)
+from reconciler.monitor import profile
+from reconciler.spec.catalog import Catalog
+
+Progress = Callable[[int, int, str, float], None]  # done, total, what finished, seconds so far
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A fitted model and what was measured on it, or why it could not be fitted."""
+
+    estimator: Any = None
+    metrics: Mapping[str, float] | None = None
+    fit_seconds: float = 0.0
+    profile: Mapping[str, Any] | None = None
+    example: Any = None
+    predictions_example: Any = None
+    data_problems: str | None = None
+    error: str | None = None
+    split: Split | None = None  # kept only in-process: sending data back from a worker costs more than reloading it
+
+
+def fit_target(target: Target, catalog: Catalog, keep_split: bool = True, in_worker: bool = False) -> Fitted:
+    from reconciler.apply import chaos
+    from reconciler.data.frames import check_data, load_frame, split
+
+    dataset = target.resolved.dataset
+    frame = load_frame(dataset, target.data_root)
+    problems = check_data(dataset, frame)
+    if problems:
+        return Fitted(data_problems="data checks failed: " + "; ".join(problems))
+    data = split(dataset, frame)
+    model = target.resolved.model
+    start = time.perf_counter()
+    if not in_worker:  # in a worker the applying process passes these points when it records the fit
+        chaos.point("train:before-fit")
+    try:
+        estimator = train.fit(model.estimator, model.seed, data, catalog)
+    except (ValueError, TypeError) as exc:
+        # scikit-learn's own checks (a parameter it rejects, data it cannot fit): name the spec.
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return Fitted(error=f"{target.spec_file}: estimator: scikit-learn refused to fit: {first}")
+    if not in_worker:
+        chaos.point("train:after-fit")
+    fit_seconds = time.perf_counter() - start
+    metrics = train.score(estimator, model.metrics, data.x_test, data.y_test)
+    metrics[TRAINING_SECONDS] = round(fit_seconds, 6)
+    metrics[MODEL_SIZE] = model_size_kb(estimator)
+    metrics[PREDICT_P50], metrics[PREDICT_P95] = predict_cost_us_per_row(
+        estimator, data.x_test, COST_BATCH, COST_REPEATS
+    )
+    example = data.x_test.head(5)
+    return Fitted(
+        estimator=estimator,
+        metrics=metrics,
+        fit_seconds=fit_seconds,
+        profile=profile.build(data.x_train, estimator.predict(data.x_test), train.task_of(estimator)),
+        example=example,
+        predictions_example=estimator.predict(example),
+        split=data if keep_split else None,
+    )
+
+
+def _fit_in_worker(target: Target, catalog: Catalog) -> Fitted:
+    try:
+        return fit_target(target, catalog, keep_split=False, in_worker=True)
+    except Exception as exc:  # reported on the model's train step, like an in-process failure
+        return Fitted(error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+
+
+def fit_many(
+    work: Mapping[tuple[str, str], Target], catalog: Catalog, jobs: int, progress: Progress | None = None
+) -> dict[tuple[str, str], Fitted]:
+    """Fit each (model, fingerprint) in `work` in up to `jobs` worker processes. Workers are
+    spawned, not forked: the applying process holds database connections and threads."""
+    import multiprocessing
+
+    out: dict[tuple[str, str], Fitted] = {}
+    start = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=context) as pool:
+        futures: dict[Future[Fitted], tuple[str, str]] = {
+            pool.submit(_fit_in_worker, target, catalog): key for key, target in work.items()
+        }
+        for future in as_completed(futures):
+            key = futures[future]
+            try:
+                out[key] = future.result()
+            except Exception as exc:  # a worker that died (killed, out of memory)
+                out[key] = Fitted(error=f"the training process failed: {type(exc).__name__}: {exc}".splitlines()[0])
+            if progress is not None:
+                progress(len(out), len(work), key[0], time.perf_counter() - start)
+    return out
