@@ -42,7 +42,7 @@ def actionlint() -> Path:
 
 def test_actionlint_passes_on_every_workflow(actionlint: Path) -> None:
     workflows = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
-    assert len(workflows) == 3
+    assert len(workflows) == 4
     out = subprocess.run(["node", str(actionlint), *workflows], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == []
 
@@ -230,3 +230,14 @@ def test_drift_check_fails_with_the_fix(world: World) -> None:
     assert drifted.step("Check for drift").outputs["drift"] == "1"
     assert "The registry differs from git" in drifted.summary
     check_golden("drift", drifted.summary)
+
+
+def test_fan_out_plan_job_emits_the_train_matrix(world: World) -> None:
+    """The fan-out variant's plan job, run for real: its outputs are the matrix the train jobs
+    expand (each then runs `apply --only train:<model>`, tested in tests/e2e/test_team_scale.py)."""
+    result = world.job("apply-fanout.yml", "plan", "workflow_dispatch", {}, registry=True)
+    assert result.success, [(s.name, s.outcome, s.stderr[-500:]) for s in result.steps]
+    outputs = result.step("Plan").outputs
+    matrix = json.loads(outputs["matrix"])
+    assert outputs["trains"] == str(len(matrix["include"])) and len(matrix["include"]) >= 2
+    assert {"model", "environment", "fingerprint"} <= set(matrix["include"][0])
