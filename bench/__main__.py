@@ -25,7 +25,20 @@ FULL = {
 }
 QUICK = {
     "validate_bench.py": ["--files", "60", "--repeat", "1"],
-    "engine_bench.py": ["--models", "6", "--fresh", "2", "--repeat", "1", "--fresh-repeat", "1"],
+    "engine_bench.py": [
+        "--models",
+        "6",
+        "--fresh",
+        "2",
+        "--repeat",
+        "1",
+        "--fresh-repeat",
+        "1",
+        "--jobs-models",
+        "2",
+        "--forest",
+        "5",
+    ],
     "hash_bench.py": ["--megabytes", "16", "--repeat", "1"],
     "monitor_bench.py": ["--rows", "2000", "--repeat", "1"],
 }

@@ -105,7 +105,13 @@ def examples(path: Path) -> None:
     git_repo(path)
 
 
-def generated(path: Path, models: int) -> None:
+# Single-threaded and seconds to fit on the bundled data, with a model of a few hundred KB.
+FOREST = "class: sklearn.ensemble.GradientBoostingClassifier\n  params: {{n_estimators: {n}, max_depth: 3}}"
+
+
+def generated(path: Path, models: int, forest: int = 0) -> None:
+    """`models` models over the bundled datasets x 3 environments; with `forest`, each is a
+    gradient-boosted model of that many rounds (about a second to fit) instead of a small tree."""
     (path / "specs").mkdir(parents=True)
     (path / "environments").mkdir()
     (path / ".gitignore").write_text(".reconciler/\n")
@@ -117,10 +123,14 @@ def generated(path: Path, models: int) -> None:
         )
     (path / "specs" / "gate.yaml").write_text("kind: Gate\nname: floor\nrules:\n  - {metric: accuracy, min: 0.5}\n")
     for i in range(models):
-        (path / "specs" / f"m{i}.yaml").write_text(
-            f"kind: Model\nname: m{i}\ndataset: {sets[i % 3].replace('_', '-')}\nestimator:\n"
-            "  class: sklearn.tree.DecisionTreeClassifier\n"
+        estimator = (
+            "  " + FOREST.format(n=forest + i) + "\n"
+            if forest
+            else "  class: sklearn.tree.DecisionTreeClassifier\n"
             f"  params: {{max_depth: {2 + i % 5}, min_samples_leaf: {1 + i // 5}}}\n"
+        )
+        (path / "specs" / f"m{i}.yaml").write_text(
+            f"kind: Model\nname: m{i}\ndataset: {sets[i % 3].replace('_', '-')}\nestimator:\n{estimator}"
             "metrics: [accuracy]\n"
         )
     previous = None
@@ -225,6 +235,33 @@ def fresh_apply(tmpdir: Path, models: int, repeat: int, env: dict[str, str]) -> 
     return statistics.median(ours), statistics.median(defaults), statistics.median(floor)
 
 
+def jobs_rows(tmpdir: Path, models: int, forest: int, env: dict[str, str], server: bool) -> list[tuple[str, str, str]]:
+    """Fresh apply of `models` gradient-boosted models with --jobs 1 and --jobs 2, on the SQLite store
+    and, with `server`, on a real mlflow server."""
+    rows = []
+    backends: list[tuple[str, str | None]] = [("sqlite", None)]
+    if server:
+        backends.append(("server", "server"))
+    for label, kind in backends:
+        for jobs in (1, 2):
+            repo = tmpdir / f"jobs-{label}-{jobs}"
+            generated(repo, models, forest)
+            run_env = dict(env)
+            srv = LocalServer(tmpdir / f"jobs-server-{jobs}") if kind else None
+            if srv is not None:
+                srv.start()
+                run_env["MLFLOW_TRACKING_URI"] = srv.uri
+            try:
+                start = time.perf_counter()
+                sh([PY, "-m", "reconciler", "apply", "--env", "dev", "--jobs", str(jobs), str(repo)], env=run_env)
+                elapsed = time.perf_counter() - start
+            finally:
+                if srv is not None:
+                    srv.kill()
+            rows.append((f"fresh apply, {models} boosted models, {label}, --jobs {jobs}", f"{elapsed:.2f} s", ""))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", action="store_true", help="also measure against a real mlflow server")
@@ -232,6 +269,8 @@ def main() -> int:
     parser.add_argument("--fresh-repeat", type=int, default=3, help="runs of each fresh apply (they are slow)")
     parser.add_argument("--models", type=int, default=100)
     parser.add_argument("--fresh", type=int, default=10)
+    parser.add_argument("--jobs-models", type=int, default=8, help="models in the --jobs 1 vs 2 comparison")
+    parser.add_argument("--forest", type=int, default=400, help="boosting rounds per model in the --jobs comparison")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     reconciler = [PY, "-m", "reconciler"]
@@ -302,6 +341,7 @@ def main() -> int:
         checks.append((f"fresh apply {args.fresh} / tuned floor", ours / tuned, "<= 1.25", ours / tuned <= 1.25))
         if args.server:
             rows.extend(server_rows(tmpdir, args.repeat))
+        rows.extend(jobs_rows(tmpdir, args.jobs_models, args.forest, env, args.server))
 
     print(
         f"# engine benchmark ({platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.apply import train
-from reconciler.apply.measure import model_size_kb, predict_cost_us_per_row
+from reconciler.apply.measure import predict_cost_us_per_row, serialized
 from reconciler.data.frames import Split
 from reconciler.engine import Target
 from reconciler.gates.measures import (
@@ -42,6 +42,7 @@ class Fitted:
     predictions_example: Any = None
     data_problems: str | None = None
     error: str | None = None
+    trusted_types: tuple[str, ...] | None = None
     split: Split | None = None  # kept only in-process: sending data back from a worker costs more than reloading it
 
 
@@ -70,7 +71,7 @@ def fit_target(target: Target, catalog: Catalog, keep_split: bool = True, in_wor
     fit_seconds = time.perf_counter() - start
     metrics = train.score(estimator, model.metrics, data.x_test, data.y_test)
     metrics[TRAINING_SECONDS] = round(fit_seconds, 6)
-    metrics[MODEL_SIZE] = model_size_kb(estimator)
+    metrics[MODEL_SIZE], trusted = serialized(estimator)
     metrics[PREDICT_P50], metrics[PREDICT_P95] = predict_cost_us_per_row(
         estimator, data.x_test, COST_BATCH, COST_REPEATS
     )
@@ -82,6 +83,7 @@ def fit_target(target: Target, catalog: Catalog, keep_split: bool = True, in_wor
         profile=profile.build(data.x_train, estimator.predict(data.x_test), train.task_of(estimator)),
         example=example,
         predictions_example=estimator.predict(example),
+        trusted_types=trusted,
         split=data if keep_split else None,
     )
 

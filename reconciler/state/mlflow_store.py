@@ -62,6 +62,7 @@ class Candidate:
     tags: Mapping[str, str]
     pip_requirements: tuple[str, ...]
     profile: Mapping[str, Any] | None = None  # reference for drift monitoring
+    trusted_types: tuple[str, ...] | None = None  # skops types to vouch for, if already known
 
 
 class MlflowStore:
@@ -259,7 +260,7 @@ class MlflowStore:
                 signature=infer_signature(c.input_example, c.predictions_example),
                 input_example=c.input_example,
                 pip_requirements=list(c.pip_requirements),
-                skops_trusted_types=_own_types(c.estimator),
+                skops_trusted_types=list(c.trusted_types) if c.trusted_types is not None else _own_types(c.estimator),
             )
             chaos.point("store:after-log-model")
         chaos.point("store:after-run-end")
