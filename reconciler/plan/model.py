@@ -124,8 +124,9 @@ class Plan:
         }
 
     def train_matrix(self) -> dict[str, list[dict[str, str]]]:
-        """The models to train, one entry per fingerprint, as a GitHub Actions matrix
-        (`strategy.matrix: ${{ fromJSON(...) }}`): each job runs `apply --only train:<model>`."""
+        """The models to train, one entry per model (its first fingerprint in plan order), as a
+        GitHub Actions matrix (`strategy.matrix: ${{ fromJSON(...) }}`): each job runs
+        `apply --only train:<model>`, which trains every fingerprint of that model."""
         seen: dict[str, dict[str, str]] = {}
         for a in self.actions:
             if a.kind is Kind.TRAIN and a.fingerprint and a.model not in seen:

@@ -2,11 +2,12 @@
 
 What is simulated: the runner's environment (GITHUB_ACTIONS, the event JSON, GITHUB_OUTPUT and
 GITHUB_STEP_SUMMARY per step, GITHUB_ENV is not used by our workflows), `${{ }}` expressions
-(property lookups only: github.*, secrets.*, steps.*), `if:` conditions (always(), success(),
-failure(), ==, !=, &&), and `gh`, replaced by a recorder script that keeps one comment per
-pull request. What is skipped: `uses:` steps (checkout, setup-python, upload-artifact) and the
-`Install` step: the test's own virtualenv already holds the package, and installing a temp
-clone into it would corrupt it.
+(property lookups only: github.*, secrets.*, steps.*, and matrix.* and needs.* as the caller
+passes them), step and job `if:` conditions (always(), success(), failure(), ==, !=, &&), and
+`gh`, replaced by a recorder script that keeps one comment per pull request. What is skipped:
+`uses:` steps (checkout, setup-python, upload-artifact) and the `Install` step: the test's own
+virtualenv already holds the package, and installing a temp clone into it would corrupt it.
+The caller chains jobs (needs) and expands matrices itself.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class JobResult:
     summary: str
     gh_calls: list[dict[str, Any]]
     comments: dict[str, str]
+    ran: bool = True  # False: the job's own `if:` skipped it
 
     @property
     def success(self) -> bool:
@@ -177,8 +179,12 @@ def run_job(
     scratch: Path,
     sha: str,
     gh_state: Path,
+    matrix: dict[str, str] | None = None,
+    needs: dict[str, Any] | None = None,
 ) -> JobResult:
-    """`gh_state` is the simulated GitHub side (comments); share it between runs of one repo."""
+    """`gh_state` is the simulated GitHub side (comments); share it between runs of one repo.
+    `matrix` is one entry of the job's expanded matrix; `needs` the jobs it depends on, as
+    {job: {"result": ..., "outputs": {...}}}."""
     spec = load(workflow)
     job_spec = spec["jobs"][job]
     scratch.mkdir(parents=True, exist_ok=True)
@@ -203,7 +209,17 @@ def run_job(
     }
     runner_temp = scratch / "runner-temp"
     runner_temp.mkdir(exist_ok=True)
-    context: dict[str, Any] = {"github": github, "secrets": secrets, "steps": {}, "runner": {"temp": str(runner_temp)}}
+    context: dict[str, Any] = {
+        "github": github,
+        "secrets": secrets,
+        "steps": {},
+        "runner": {"temp": str(runner_temp)},
+        "matrix": matrix or {},
+        "needs": needs or {},
+    }
+    upstream_failed = any(n.get("result") != "success" for n in (needs or {}).values())
+    if not condition(job_spec.get("if"), context, upstream_failed):
+        return JobResult([], "", [], {}, ran=False)
     base_env = {
         k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLFLOW_")) and k != "RECONCILER_DEBUG"
     }
@@ -230,7 +246,7 @@ def run_job(
     failed = False
     tolerated: set[str] = set()
     for index, step in enumerate(job_spec["steps"]):
-        name = step.get("name") or step.get("uses") or f"step {index}"
+        name = substitute(str(step.get("name") or step.get("uses") or f"step {index}"), context)
         if "uses" in step or name == "Install":
             results.append(StepResult(name, False, "skipped"))
             continue

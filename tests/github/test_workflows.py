@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.state import tags
 from tests.e2e.conftest import SMALL_SPECS, Repo, make_repo
 from tests.github.harness import WORKFLOWS, JobResult, run_job
 
@@ -99,7 +100,17 @@ class World:
     def sha(self) -> str:
         return str(self.repo.git.head.commit.hexsha)
 
-    def job(self, workflow: str, job: str, event_name: str, event: dict[str, Any], *, registry: bool) -> JobResult:
+    def job(
+        self,
+        workflow: str,
+        job: str,
+        event_name: str,
+        event: dict[str, Any],
+        *,
+        registry: bool,
+        matrix: dict[str, str] | None = None,
+        needs: dict[str, Any] | None = None,
+    ) -> JobResult:
         self.runs += 1
         return run_job(
             workflow,
@@ -111,7 +122,13 @@ class World:
             scratch=self.tmp / f"run-{self.runs}",
             sha=self.sha(),
             gh_state=self.tmp / "github",
+            matrix=matrix,
+            needs=needs,
         )
+
+    def runner_temp(self) -> Path:
+        """RUNNER_TEMP of the last job run."""
+        return self.tmp / f"run-{self.runs}" / "runner-temp"
 
     def pull_request(self, base: str, *, registry: bool) -> JobResult:
         event = {"number": 7, "pull_request": {"number": 7, "base": {"sha": base}, "head": {"sha": self.sha()}}}
@@ -241,3 +258,50 @@ def test_fan_out_plan_job_emits_the_train_matrix(world: World) -> None:
     matrix = json.loads(outputs["matrix"])
     assert outputs["trains"] == str(len(matrix["include"])) and len(matrix["include"]) >= 2
     assert {"model", "environment", "fingerprint"} <= set(matrix["include"][0])
+
+
+def test_fan_out_trains_each_model_in_its_own_job_then_one_job_promotes(world: World) -> None:
+    """The whole fan-out variant, job by job, as GitHub would chain them: the plan job's matrix
+    expands into one train job per model, each training only its model and moving no alias;
+    then the promote job trains nothing and moves every alias; a second dispatch skips the
+    train jobs (nothing to train)."""
+    wf = "apply-fanout.yml"
+    plan = world.job(wf, "plan", "workflow_dispatch", {}, registry=True)
+    assert plan.success, [(s.name, s.outcome, s.stderr[-500:]) for s in plan.steps]
+    needs_plan = {"result": "success", "outputs": plan.step("Plan").outputs}
+    entries = json.loads(needs_plan["outputs"]["matrix"])["include"]
+    models = sorted(e["model"] for e in entries)
+    assert len(models) == len(set(models)) >= 2, "one job per model"
+
+    for done, entry in enumerate(entries, start=1):
+        train = world.job(wf, "train", "workflow_dispatch", {}, registry=True, matrix=entry, needs={"plan": needs_plan})
+        step = train.step(f"Train {entry['model']}")
+        assert train.ran and step.outcome == "success", step.stdout[-1000:] + step.stderr[-1000:]
+        with_versions = {v.name for v in world.client().search_model_versions()}
+        assert with_versions == {e["model"] for e in entries[:done]}, "each job trains its own model only"
+    client = world.client()
+    assert world.aliases() == {}, "train jobs never move an alias"
+    versions = {(v.name, v.tags.get(tags.FINGERPRINT, "")[:12]) for v in client.search_model_versions()}
+    assert {(e["model"], e["fingerprint"]) for e in entries} <= versions
+
+    promote = world.job(
+        wf,
+        "promote",
+        "workflow_dispatch",
+        {},
+        registry=True,
+        needs={"plan": needs_plan, "train": {"result": "success"}},
+    )
+    step = promote.step("Evaluate and promote")
+    assert step.outcome == "success", step.stdout[-1000:] + step.stderr[-1000:]
+    report = json.loads((world.runner_temp() / "apply.json").read_text())
+    assert report["trained"] == 0 and report["failed"] == 0, "everything was trained by the train jobs"
+    assert {("production", "iris-classifier"), ("dev", "iris-classifier")} <= set(world.aliases())
+
+    again = world.job(wf, "plan", "workflow_dispatch", {}, registry=True)
+    outputs = again.step("Plan").outputs
+    assert outputs["trains"] == "0"
+    skipped = world.job(
+        wf, "train", "workflow_dispatch", {}, registry=True, needs={"plan": {"result": "success", "outputs": outputs}}
+    )
+    assert not skipped.ran
