@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import SMALL_SPECS, make_repo
+from tests.e2e.server import PostgresServer
 
 FEATURES = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
 
@@ -275,3 +276,39 @@ def test_nothing_to_monitor_is_not_an_error(tmp_path: Path, capsys: pytest.Captu
     capsys.readouterr()
     assert main(["monitor", str(repo.path)]) == 0
     assert "nothing to monitor" in capsys.readouterr().out
+
+
+def test_monitor_against_a_server_reads_the_profile_and_logs_the_check(
+    pg_server: PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team's set-up: the model, its profile and the monitoring run's reports all go through a
+    real mlflow server on PostgreSQL (artifacts served by it), not a local file store."""
+    from mlflow import MlflowClient
+    from sklearn.datasets import load_iris
+
+    from reconciler.cli import main
+
+    pg_server.reset()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", pg_server.uri)
+    repo = make_repo(tmp_path / "repo", SMALL_SPECS, capsys)
+    assert main(["apply", str(repo.path), "--env", "dev"]) == 0
+
+    held_out = repo.path / "held-out.csv"
+    iris_split(1).drop(columns="target").to_csv(held_out, index=False)
+    code, report = run_json(repo.path, capsys, held_out)
+    assert code == 0, report["reasons"]
+
+    shifted = iris_split(1).drop(columns="target")
+    shifted["petal length (cm)"] += load_iris(as_frame=True).data["petal length (cm)"].std()
+    path = repo.path / "shifted.csv"
+    shifted.to_csv(path, index=False)
+    code, out, err = monitor(repo.path, capsys, "--model", "iris-classifier", "--data", str(path))
+    assert code == 1 and "petal length (cm)" in out, out + err
+
+    client = MlflowClient(pg_server.uri, pg_server.uri)
+    runs = client.search_runs([client.get_experiment_by_name("reconciler-monitoring").experiment_id])
+    assert [r.data.tags["reconciler.monitor.verdict"] for r in runs] == ["drifted"]
+    names = {a.path for a in client.list_artifacts(runs[0].info.run_id, "monitor")}
+    assert "monitor/dev-iris-classifier.html" in names
+    summary = json.loads(client.get_model_version("iris-classifier", "1").tags["reconciler.monitor.dev"])
+    assert summary["verdict"] == "drifted"
