@@ -1,5 +1,5 @@
-"""Opening a store: a new SQLite file gets its schema at once (under the file lock); an existing
-one is opened without touching MLflow's tracking store, which a read never needs."""
+"""Opening a store: nothing happens until it is used; a new SQLite file then gets its whole
+schema at once (under the file lock); an existing one is read without MLflow at all."""
 
 from __future__ import annotations
 
@@ -19,13 +19,14 @@ def test_a_new_store_is_created_whole_and_reopened_without_warm_up(tmp_path: Pat
     db = tmp_path / ".reconciler" / "mlflow.db"
     assert not _has_schema(db)
     first = MlflowStore.for_repo(tmp_path)
-    assert _has_schema(db) and first.calls == 2, "both schemas are created while the file lock is held"
+    assert not _has_schema(db) and first.calls == 0, "a store costs nothing until it is used"
+    assert first.read().models == {}
+    assert _has_schema(db) and first.calls == 3, "both schemas created under the file lock, then one search"
 
     again = MlflowStore.for_repo(tmp_path)
-    assert again.calls == 0 and again._client is None
     state = again.read()
-    assert state.models == {} and again.calls == 1  # no managed model: no version search
-    assert again._client is None, "a read opens only the registry"
+    assert state.models == {} and again.calls == 1, "one read-only SQLite connection"
+    assert again._mlflow_module is None and again._client is None, "read without opening MLflow"
     again.ensure_model("m")
     assert again._client is not None
     assert "m" in again.read().models

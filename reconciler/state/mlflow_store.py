@@ -67,30 +67,36 @@ class Candidate:
 
 class MlflowStore:
     def __init__(self, tracking_uri: str, artifact_root: Path | None = None) -> None:
-        _quiet()
-        import mlflow
-
-        _quiet()  # again: importing mlflow configures its own loggers
         self.tracking_uri = tracking_uri
         self.artifact_root = artifact_root
-        sqlite_path = Path(tracking_uri[len("sqlite:///") :]) if tracking_uri.startswith("sqlite:///") else None
-        if sqlite_path is not None:
-            sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI (for its subprocesses); left
-        # there, it would silently redirect the next store this process opens to this one.
-        saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._mlflow = mlflow
+        self.sqlite_path = Path(tracking_uri[len("sqlite:///") :]) if tracking_uri.startswith("sqlite:///") else None
         self.calls = 0  # registry/tracking round trips, for benchmarks and tests
         self._experiment_id: str | None = None
         self._client: Any = None
         self._registry: Any = None
+        self._mlflow_module: Any = None
+        if self.sqlite_path is not None:
+            self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def _mlflow(self) -> Any:
+        """MLflow, imported and pointed at this store on first use: a no-op plan on the
+        embedded store never needs it (see sqlite_read)."""
+        if self._mlflow_module is None:
+            self._open()
+        elif self._mlflow_module.get_tracking_uri() != self.tracking_uri:
+            _point(self._mlflow_module, self.tracking_uri)  # another store in this process moved it
+        return self._mlflow_module
+
+    def _open(self) -> None:
+        _quiet()
+        import mlflow
+
+        _quiet()  # again: importing mlflow configures its own loggers
+        tracking_uri = self.tracking_uri
+        sqlite_path = self.sqlite_path
+        _point(mlflow, tracking_uri)
+        self._mlflow_module = mlflow
         with _store_creation_lock(sqlite_path):
             if sqlite_path is not None and not _has_schema(sqlite_path):
                 # The tracking and the registry store each create the schema on first use; done
@@ -103,6 +109,7 @@ class MlflowStore:
         """The full client (tracking and registry), made on first use: opening MLflow's
         tracking store costs a noticeable share of a no-op plan, which never needs it."""
         if self._client is None:
+            self._mlflow  # noqa: B018 - opens the store first
             from mlflow import MlflowClient
 
             self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
@@ -114,6 +121,7 @@ class MlflowStore:
         if self._client is not None:
             return self._client
         if self._registry is None:
+            self._mlflow  # noqa: B018 - opens the store first
             try:
                 from mlflow.tracking._model_registry.client import ModelRegistryClient
             except ImportError:  # moved in a later MLflow: the full client does the same reads
@@ -147,6 +155,16 @@ class MlflowStore:
 
     def read(self) -> ActualState:
         """Everything the reconciler manages, in calls that do not grow with versions per model."""
+        if self.sqlite_path is not None:
+            from reconciler.state.sqlite_read import read_sqlite
+
+            state = read_sqlite(self.sqlite_path, self.location, LOCK_MODEL)
+            if state is not None:
+                self.calls += 1  # one read-only SQLite connection
+                return state
+        return self.read_through_mlflow()
+
+    def read_through_mlflow(self) -> ActualState:
         managed: dict[str, Any] = {}
         unmanaged: set[str] = set()
         for rm in self._pages(self.registry.search_registered_models, max_results=PAGE):
@@ -168,7 +186,7 @@ class MlflowStore:
                 name=name,
                 managed=True,
                 aliases={alias: str(v) for alias, v in (rm.aliases or {}).items()},
-                versions=versions[name],
+                versions=dict(sorted(versions[name].items(), key=lambda kv: int(kv[0]))),
                 ledger=parse_ledger(rm.tags),
             )
             for name, rm in managed.items()
@@ -496,6 +514,20 @@ HTTP_DEFAULTS = {
 
 def _v(version: str | None) -> str:
     return f"v{version}" if version else "(none)"
+
+
+def _point(mlflow: Any, tracking_uri: str) -> None:
+    """Make MLflow's fluent API (start_run, log_model, models:/ URIs) use this store."""
+    # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI (for its subprocesses); left
+    # there, it would silently redirect the next store this process opens to this one.
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def _param_value(value: Any) -> str:

@@ -214,6 +214,16 @@ def repo(
     r = make_repo(tmp_path / "repo", SMALL_SPECS, capsys)
     r.server_uri = backend
     yield r
+    if backend is None and (r.path / ".reconciler" / "mlflow.db").exists():
+        # Whatever the scenario left behind, the direct SQLite read (what plans use on the
+        # embedded store) must see exactly what MLflow's own searches see.
+        from reconciler.state.mlflow_store import LOCK_MODEL, MlflowStore
+        from reconciler.state.sqlite_read import read_sqlite
+
+        store = MlflowStore(r.uri)
+        direct = read_sqlite(store.sqlite_path, store.location, LOCK_MODEL)  # type: ignore[arg-type]
+        assert direct is not None, "the direct read gave up on a store MLflow made"
+        assert direct == store.read_through_mlflow()
 
 
 def actions(plan: dict[str, Any], kind: str) -> list[dict[str, Any]]:
