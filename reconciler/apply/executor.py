@@ -156,15 +156,23 @@ class Executor:
                 work.setdefault((action.model, action.fingerprint), self.targets[(action.environment, action.model)])
         if len(work) < 2:
             return
-        # Workers cost seconds to start (each imports scikit-learn): fit the first model here and
-        # use them only if its time says the rest would finish sooner in parallel.
-        first, *rest = work
-        start = time.perf_counter()
-        self._prefitted[first] = fit_target(work[first], self.catalog, in_worker=True)
-        each = time.perf_counter() - start
-        saved = each * len(rest) * (1 - 1 / min(self.jobs, len(rest)))
+        # Workers cost seconds to start (each imports scikit-learn): fit two models here and use
+        # them only if the second one's time says the rest would finish sooner in parallel. The
+        # first fit pays this process's one-time costs (imports, reading the dataset), so timing
+        # it would start workers for models that take milliseconds.
         threshold = _parallel_min_seconds()
-        if saved > threshold or (threshold == 0 and rest):
+        first, *rest = work
+        self._prefitted[first] = fit_target(work[first], self.catalog, in_worker=True)
+        if threshold > 0:
+            if len(rest) < 2:
+                return
+            second, *rest = rest
+            start = time.perf_counter()
+            self._prefitted[second] = fit_target(work[second], self.catalog, in_worker=True)
+            each = time.perf_counter() - start
+            if each * len(rest) * (1 - 1 / min(self.jobs, len(rest))) <= threshold:
+                return
+        if rest:
             self._prefitted.update(fit_many({k: work[k] for k in rest}, self.catalog, self.jobs, self.progress))
 
     def _record_unledgered(self, action: Action) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 from collections.abc import Mapping, Sequence
@@ -64,8 +65,10 @@ def flat_params(est: Estimator) -> dict[str, Any]:
     return out
 
 
+@functools.cache
 def pip_requirements() -> tuple[str, ...]:
-    """Given explicitly: MLflow's inference of requirements costs over 2 s per model."""
+    """Given explicitly: MLflow's inference of requirements costs over 2 s per model. Read once
+    per process: each lookup parses package metadata from disk."""
     pins = []
     for dist in ("scikit-learn", "numpy", "pandas", "scipy", "skops"):
         try:
