@@ -63,8 +63,12 @@ def machine() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="small sizes (what CI runs)")
-    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="where to write the results (default: bench/RESULTS.md, full mode only)"
+    )
     args = parser.parse_args()
+    if args.out is None and not args.quick:
+        args.out = HERE / "RESULTS.md"  # a quick run must not overwrite the committed full figures
     plan = QUICK if args.quick else FULL
     sections = []
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
@@ -85,6 +89,8 @@ def main() -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = "\n\n".join(f"```\n{s}\n```" for s in sections)
     mode = "quick (small sizes)" if args.quick else "full"
+    if args.out is None:
+        return 0
     args.out.write_text(
         f"# Benchmark results\n\nMachine: {machine()}\nRun: {stamp}, {mode} mode, `python -m bench"
         f"{' --quick' if args.quick else ''}`. Each figure sits next to its baseline, measured in the same run.\n\n"

@@ -155,7 +155,7 @@ class MlflowStore:
 
     def read(self) -> ActualState:
         """Everything the reconciler manages, in calls that do not grow with versions per model."""
-        if self.sqlite_path is not None:
+        if self.sqlite_path is not None and os.environ.get("RECONCILER_READ_THROUGH_MLFLOW") != "1":
             from reconciler.state.sqlite_read import read_sqlite
 
             state = read_sqlite(self.sqlite_path, self.location, LOCK_MODEL)
