@@ -115,14 +115,11 @@ def test_rows_of_another_workspace_are_not_read(populated: Path, tmp_path: Path)
 def test_a_no_op_plan_on_the_embedded_store_never_imports_mlflow(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", SMALL_SPECS, None)  # type: ignore[arg-type]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    applied = subprocess.run(
-        [sys.executable, "-m", "reconciler", "apply", str(repo.path), "--env", "dev"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+
+    def python(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+
+    applied = python("-m", "reconciler", "apply", str(repo.path), "--env", "dev")
     assert applied.returncode == 0, applied.stdout[-2000:] + applied.stderr[-2000:]
     probe = (
         "import sys\n"
@@ -131,6 +128,6 @@ def test_a_no_op_plan_on_the_embedded_store_never_imports_mlflow(tmp_path: Path)
         "heavy = sorted(m for m in ('mlflow', 'sklearn', 'sqlalchemy', 'alembic') if m in sys.modules)\n"
         "print('IMPORTED', heavy, code)\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    out = python("-c", probe)
     assert "Plan: 0 to train, 0 to promote, 0 blocked." in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
     assert "IMPORTED [] 0" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
