@@ -40,11 +40,19 @@ def read_sqlite(path: Path, location: str, lock_model: str) -> ActualState | Non
     if not path.is_file():
         return None
     try:
-        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)) as db:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5, isolation_level=None)
+        ) as db:
             columns = _columns(db)
             if any(not need <= columns.get(table, set()) for table, need in NEEDED.items()):
                 return None
-            return _read(db, columns, location, lock_model)
+            # One read transaction: every SELECT sees the same snapshot, even while an apply in
+            # another process writes (a consistency MLflow's separate searches do not give).
+            db.execute("BEGIN")
+            try:
+                return _read(db, columns, location, lock_model)
+            finally:
+                db.execute("COMMIT")
     except sqlite3.Error:
         return None
 
