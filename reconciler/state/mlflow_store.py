@@ -1,6 +1,7 @@
 """The one door to MLflow: read the actual state in a few batched calls; write runs, versions,
 tags and aliases. No other module imports mlflow, so `validate` and `plan` rendering never pay
-for it, and every registry call can be counted here.
+for it, and every registry call can be counted here. On the embedded SQLite store, reads go
+through `sqlite_read` behind this same door, and MLflow is imported only when something writes.
 """
 
 from __future__ import annotations
