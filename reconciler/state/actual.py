@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from reconciler.state import tags as t
@@ -218,3 +219,31 @@ class ActualState:
 def parse_ledger(tags: Mapping[str, str]) -> tuple[LedgerEntry, ...]:
     entries = [LedgerEntry.from_tag(k, v) for k, v in tags.items() if k.startswith(t.LEDGER_PREFIX)]
     return tuple(sorted((e for e in entries if e is not None), key=lambda e: e.seq))
+
+
+def version_state(
+    model: str, version: object, created_ms: int | None, run_id: str | None, source: str | None, tags: Mapping[str, str]
+) -> VersionState:
+    """One version as the registry holds it, whichever way it was read (MLflow or SQLite)."""
+    return VersionState(
+        model=model,
+        version=str(version),
+        fingerprint=tags.get(t.FINGERPRINT, ""),
+        run_id=run_id,
+        source=source or "",
+        created=datetime.fromtimestamp((created_ms or 0) / 1000, tz=timezone.utc).isoformat(),
+        tags=dict(tags),
+    )
+
+
+def registered_model_state(
+    name: str, tags: Mapping[str, str], aliases: Mapping[str, object], versions: Iterable[VersionState]
+) -> RegisteredModelState:
+    """One registered model, versions in number order, whichever way it was read."""
+    return RegisteredModelState(
+        name=name,
+        managed=tags.get(t.MANAGED) == "true",
+        aliases={alias: str(v) for alias, v in aliases.items()},
+        versions={v.version: v for v in sorted(versions, key=lambda v: int(v.version))},
+        ledger=parse_ledger(tags),
+    )

@@ -26,6 +26,8 @@ from reconciler.state.actual import (
     RegisteredModelState,
     VersionState,
     parse_ledger,
+    registered_model_state,
+    version_state,
 )
 
 EXPERIMENT = "reconciler"
@@ -94,9 +96,8 @@ class MlflowStore:
         import mlflow
 
         _quiet()  # again: importing mlflow configures its own loggers
-        tracking_uri = self.tracking_uri
         sqlite_path = self.sqlite_path
-        _point(mlflow, tracking_uri)
+        _point(mlflow, self.tracking_uri)
         self._mlflow_module = mlflow
         with _store_creation_lock(sqlite_path):
             if sqlite_path is not None and not _has_schema(sqlite_path):
@@ -173,7 +174,7 @@ class MlflowStore:
                 managed[rm.name] = rm
             elif rm.name != LOCK_MODEL:
                 unmanaged.add(rm.name)
-        versions: dict[str, dict[str, VersionState]] = {name: {} for name in managed}
+        versions: dict[str, list[VersionState]] = {name: [] for name in managed}
         names = sorted(managed)
         for start in range(0, len(names), 50):
             chunk = names[start : start + 50]
@@ -181,15 +182,9 @@ class MlflowStore:
             for mv in self._pages(
                 self.registry.search_model_versions, filter_string=f"name IN ({quoted})", max_results=PAGE
             ):
-                versions[mv.name][str(mv.version)] = _version_state(mv)
+                versions[mv.name].append(_version_state(mv))
         models = {
-            name: RegisteredModelState(
-                name=name,
-                managed=True,
-                aliases={alias: str(v) for alias, v in (rm.aliases or {}).items()},
-                versions=dict(sorted(versions[name].items(), key=lambda kv: int(kv[0]))),
-                ledger=parse_ledger(rm.tags),
-            )
+            name: registered_model_state(name, rm.tags, rm.aliases or {}, versions[name])
             for name, rm in managed.items()
         }
         return ActualState(self.location, models, frozenset(unmanaged))
@@ -211,19 +206,13 @@ class MlflowStore:
             if exc.code == "RESOURCE_DOES_NOT_EXIST":
                 return None
             raise
-        versions = {
-            str(mv.version): _version_state(mv)
+        versions = [
+            _version_state(mv)
             for mv in self._pages(
                 self.registry.search_model_versions, filter_string=f"name = '{name}'", max_results=PAGE
             )
-        }
-        return RegisteredModelState(
-            name=name,
-            managed=rm.tags.get(t.MANAGED) == "true",
-            aliases={a: str(v) for a, v in (rm.aliases or {}).items()},
-            versions=versions,
-            ledger=parse_ledger(rm.tags),
-        )
+        ]
+        return registered_model_state(name, rm.tags, rm.aliases or {}, versions)
 
     # --- writing ------------------------------------------------------------------------
 
@@ -578,15 +567,4 @@ def _own_types(estimator: Any) -> list[str] | None:
 
 
 def _version_state(mv: Any) -> VersionState:
-    from datetime import datetime, timezone
-
-    created = datetime.fromtimestamp((mv.creation_timestamp or 0) / 1000, tz=timezone.utc).isoformat()
-    return VersionState(
-        model=mv.name,
-        version=str(mv.version),
-        fingerprint=(mv.tags or {}).get(t.FINGERPRINT, ""),
-        run_id=mv.run_id,
-        source=mv.source or "",
-        created=created,
-        tags=dict(mv.tags or {}),
-    )
+    return version_state(mv.name, mv.version, mv.creation_timestamp, mv.run_id, mv.source, mv.tags or {})

@@ -15,11 +15,10 @@ import contextlib
 import os
 import sqlite3
 from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 
 from reconciler.state import tags as t
-from reconciler.state.actual import ActualState, RegisteredModelState, VersionState, parse_ledger
+from reconciler.state.actual import ActualState, VersionState, registered_model_state, version_state
 
 DELETED = "Deleted_Internal"  # MLflow's stage for a version deleted but kept for its history
 PROMPT_TAG = "mlflow.prompt.is_prompt"
@@ -89,34 +88,18 @@ def _read(db: sqlite3.Connection, columns: dict[str, set[str]], location: str, l
     ):
         if name in managed:
             version_tags[(name, str(version))][key] = value
-    versions: dict[str, dict[str, VersionState]] = {n: {} for n in managed}
+    versions: dict[str, list[VersionState]] = {n: [] for n in managed}
     for name, version, created, source, run_id in db.execute(
         "SELECT name, version, creation_time, source, run_id FROM model_versions"
         + where("model_versions")
-        + " AND current_stage != ? ORDER BY name, version",
+        + " AND current_stage != ?",
         (DELETED,),
     ):
-        if name not in managed:
-            continue
-        number = str(version)
-        vtags = version_tags.get((name, number), {})
-        versions[name][number] = VersionState(
-            model=name,
-            version=number,
-            fingerprint=vtags.get(t.FINGERPRINT, ""),
-            run_id=run_id,
-            source=source or "",
-            created=datetime.fromtimestamp((created or 0) / 1000, tz=timezone.utc).isoformat(),
-            tags=vtags,
-        )
+        if name in managed:
+            tags = version_tags.get((name, str(version)), {})
+            versions[name].append(version_state(name, version, created, run_id, source, tags))
     models = {
-        name: RegisteredModelState(
-            name=name,
-            managed=True,
-            aliases=aliases.get(name, {}),
-            versions=versions[name],
-            ledger=parse_ledger(model_tags[name]),
-        )
+        name: registered_model_state(name, model_tags[name], aliases.get(name, {}), versions[name])
         for name in sorted(managed)
     }
     return ActualState(location, models, unmanaged)
