@@ -104,17 +104,57 @@ def load_desired(repo: Path, vcs_root: Path | None = None) -> Desired:
         targets[key] = Target(item, entry, root, spec_file, hashes[hkey])
     for hasher in hashers.values():
         hasher.save()
-    return Desired(state, targets, provenance(vcs_root))
+    inputs = tuple(SPEC_DIRS) + tuple(sorted(_data_files(state)))
+    return Desired(state, targets, provenance(vcs_root, inputs if repo == vcs_root else None))
+
+
+SPEC_DIRS = ("specs", "environments", "policies")
+
+
+def _data_files(state: DesiredState) -> set[str]:
+    """The repository files datasets read: their uncommitted edits change what trains."""
+    out = set()
+    for dataset in state.specs.datasets.values():
+        for kind in ("csv", "parquet"):
+            path = getattr(dataset.source, kind, None)
+            if isinstance(path, str):
+                out.add(path)
+    return out
 
 
 def changes_since(repo: Path, head: Desired, revision: str | None) -> dict[tuple[str, str], dict[str, Any]] | None:
-    """The change from `revision` to the working tree, or None when it cannot be read."""
+    """The change from `revision` to the working tree, when a policy reads it (else None).
+
+    Fails closed: a base that cannot be read is an error, never a change of `none` that a
+    policy such as `change is none or ...` would let through."""
+    from reconciler.policy.sandbox import compile_expression
+
     if revision is None:
         return None
-    try:
-        return changes_between(load_desired_at(repo, revision), head, revision)
-    except ReconcilerError:
+    if not any("change" in compile_expression(p.require).names for p in head.state.specs.policies.values()):
         return None
+    return changes_between(read_base(repo, head, revision), head, revision)
+
+
+def read_base(repo: Path, head: Desired, revision: str) -> Desired:
+    """The desired state at the base revision of a change; empty when nothing came before."""
+    from reconciler.vcs.git import NO_BASE, base_problem
+
+    problem = base_problem(repo, revision)
+    if problem == NO_BASE:
+        return Desired(head.state, {}, head.provenance)
+    if problem is not None:
+        raise ReconcilerError(f"policies judge the change since {revision}, but {problem}")
+    try:
+        return load_desired_at(repo, revision)
+    except InvalidSpecs as exc:
+        raise ReconcilerError(
+            f"policies judge the change since {revision}, but the specs at {revision} do not validate "
+            f"({len(exc.diagnostics)} error(s), first: {exc.diagnostics[0]}); pass --base with the last "
+            "revision whose specs are valid"
+        ) from exc
+    except ReconcilerError as exc:
+        raise ReconcilerError(f"policies judge the change since {revision}, but it cannot be read: {exc}") from exc
 
 
 def load_desired_at(repo: Path, revision: str) -> Desired:
@@ -220,12 +260,27 @@ def policy_context(
     candidate: VersionState | None,
     current: VersionState | None,
     changes: Mapping[tuple[str, str], Mapping[str, Any]] | None,
+    pending: Sequence[str] = (),
 ) -> dict[str, Any]:
     from reconciler.policy.context import plan_context, spec_context
 
     target = desired.targets[key]
     base = spec_context(target.resolved, desired.state.specs.environments[key[0]])
-    return plan_context(base, action, candidate, current, (changes or {}).get(key))
+    hashes = {env: t.entry.gates_hash for (env, model), t in desired.targets.items() if model == key[1]}
+    return plan_context(base, action, candidate, current, (changes or {}).get(key), hashes, pending)
+
+
+def _evaluated_before(plan: Plan, action: Action) -> tuple[str, ...]:
+    """Environments whose gates this plan evaluates for the action's version before it runs."""
+    from reconciler.plan.model import Kind
+
+    out: list[str] = []
+    for a in plan.actions:
+        if a is action:
+            break
+        if a.kind is Kind.EVALUATE and a.model == action.model and a.fingerprint == action.fingerprint:
+            out.extend(a.evaluate_in)
+    return tuple(out)
 
 
 def police(
@@ -254,7 +309,7 @@ def police(
         rm = actual.model(key[1]) if actual is not None else None
         candidate = rm.versions.get(action.to_version) if rm and action.to_version else None
         current = rm.versions.get(action.from_version) if rm and action.from_version else None
-        context = policy_context(desired, key, action, candidate, current, changes)
+        context = policy_context(desired, key, action, candidate, current, changes, _evaluated_before(plan, action))
         for violation in check(policies, key[0], key[1], context, stage="plan"):
             if violation.severity == "error":
                 blocked.setdefault(key, violation.describe())
@@ -262,26 +317,4 @@ def police(
                 notes.append(f"warning for {key[0]}/{key[1]}: {violation.describe()}")
     if not blocked and notes == list(plan.notes):
         return plan
-    actions: list[PlanAction] = []
-    done: set[tuple[str, str]] = set()
-    for a in plan.actions:
-        key = (a.environment, a.model)
-        if key in blocked:
-            if key not in done:
-                done.add(key)
-                actions.append(
-                    PlanAction(
-                        Kind.BLOCKED,
-                        a.environment,
-                        a.model,
-                        a.fingerprint,
-                        a.from_version,
-                        a.to_version,
-                        blocked[key],
-                        changes=a.changes,
-                        gates=a.gates,
-                    )
-                )
-            continue
-        actions.append(a)
-    return replace(plan, actions=tuple(actions), notes=tuple(notes))
+    return replace(plan.blocking(blocked), notes=tuple(notes))

@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.apply import chaos, train
-from reconciler.apply.fit import Fitted, Progress, fit_many, fit_target
+from reconciler.apply.fit import Fitted, Progress, fit_guarded, fit_many, fit_target
 from reconciler.apply.measure import measure
 from reconciler.data.frames import Split
 from reconciler.diagnostics import ReconcilerError
@@ -31,7 +31,7 @@ from reconciler.spec.catalog import Catalog
 from reconciler.spec.fingerprint import spec_hash
 from reconciler.state import tags as t
 from reconciler.state.actual import ActualState, LedgerEntry, RegisteredModelState, Verdict, VersionState
-from reconciler.state.mlflow_store import Candidate, MlflowStore, RegistryUnavailable
+from reconciler.state.mlflow_store import Candidate, LeaseLost, MlflowStore, RegistryUnavailable
 from reconciler.vcs.git import Provenance
 
 
@@ -42,6 +42,7 @@ class Outcome:
     message: str
     seconds: float = 0.0
     version: str | None = None
+    reused: bool = False  # a train step that found its fingerprint already registered
 
 
 @dataclass
@@ -54,9 +55,7 @@ class Report:
 
     @property
     def trained(self) -> int:
-        return sum(
-            1 for o in self.outcomes if o.action.kind is Kind.TRAIN and o.status == "done" and "reused" not in o.message
-        )
+        return sum(1 for o in self.outcomes if o.action.kind is Kind.TRAIN and o.status == "done" and not o.reused)
 
 
 Listener = Callable[[str, Action, Outcome | None], None]
@@ -100,6 +99,7 @@ class Executor:
         jobs: int = 1,
         progress: Progress | None = None,
         prefitted: Mapping[tuple[str, str], Fitted] | None = None,
+        preview: bool = False,
     ) -> None:
         self.store = store
         self.targets = targets
@@ -116,6 +116,8 @@ class Executor:
         self.progress = progress
         self._prefitted: dict[tuple[str, str], Fitted] = dict(prefitted or {})
         self._splits: OrderedDict[tuple[str, str], Split] = OrderedDict()
+        self.preview = preview  # a pull request's preview: verdicts under its gates, no alias moves
+        self._reused: set[tuple[str, str | None]] = set()
 
     def run(self, plan: Plan) -> Report:
         self.plan_id = plan.id
@@ -129,17 +131,22 @@ class Executor:
             chaos.point("apply:between-actions")
             self.listener("start", action, None)
             start = time.perf_counter()
+            reused = False
             try:
                 status, message, version = self._step(action)
-            except RegistryUnavailable:
-                raise  # every later step would fail the same way, after its retries
+                reused = action.kind is Kind.TRAIN and (action.model, version) in self._reused
+            except (RegistryUnavailable, LeaseLost):
+                raise  # every later step would fail the same way (or must not write at all)
             except ReconcilerError as exc:
                 status, message, version = "failed", str(exc), None
             except Exception as exc:
-                # One model's failure (a library error while training, say) must not stop the
-                # others from converging; it is reported with its type, and apply exits 1.
-                status, message, version = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0], None
-            outcome = Outcome(action, status, message, time.perf_counter() - start, version)
+                # A bug, not the spec's fault; still, one model's failure must not stop the
+                # others from converging. RECONCILER_DEBUG=1 lets it through with its traceback.
+                if os.environ.get("RECONCILER_DEBUG"):
+                    raise
+                text = f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]
+                status, message, version = "failed", text, None
+            outcome = Outcome(action, status, message, time.perf_counter() - start, version, reused)
             report.outcomes.append(outcome)
             self.listener("end", action, outcome)
         return report
@@ -162,13 +169,13 @@ class Executor:
         # it would start workers for models that take milliseconds.
         threshold = _parallel_min_seconds()
         first, *rest = work
-        self._prefitted[first] = fit_target(work[first], self.catalog, in_worker=True)
+        self._prefitted[first] = fit_guarded(work[first], self.catalog)
         if threshold > 0:
             if len(rest) < 2:
                 return
             second, *rest = rest
             start = time.perf_counter()
-            self._prefitted[second] = fit_target(work[second], self.catalog, in_worker=True)
+            self._prefitted[second] = fit_guarded(work[second], self.catalog)
             each = time.perf_counter() - start
             if each * len(rest) * (1 - 1 / min(self.jobs, len(rest))) <= threshold:
                 return
@@ -197,6 +204,7 @@ class Executor:
                 self.plan_id,
                 "recorded: the alias was already at the desired version (an interrupted apply)",
                 target.entry.gates_hash if target else "",
+                self.provenance.dirty,
             ),
         )
         self._model(action.model, refresh=True)
@@ -235,6 +243,7 @@ class Executor:
         assert action.fingerprint is not None
         existing = self._version(action.model, action.fingerprint, None)
         if existing is not None:
+            self._reused.add((action.model, existing.version))
             return "done", f"reused v{existing.version} (fingerprint already registered)", existing.version
         target = self.targets[(action.environment, action.model)]
         fitted = self._prefitted.pop((action.model, action.fingerprint), None)
@@ -247,6 +256,8 @@ class Executor:
             self.failed_fingerprints[(action.model, action.fingerprint)] = fitted.data_problems
             return "failed", fitted.data_problems, None
         if fitted.error is not None:
+            if fitted.traceback is not None and os.environ.get("RECONCILER_DEBUG"):
+                raise RuntimeError(f"{action.model}: training failed with a bug:\n{fitted.traceback}")
             return "failed", fitted.error, None
         if fitted.split is not None:
             _keep(self._splits, _data_key(target), fitted.split, SPLITS_KEPT)
@@ -262,6 +273,8 @@ class Executor:
             t.VERSION: __version__,
             t.PLAN_ID: self.plan_id,
         }
+        if self.provenance.dirty:
+            tags[t.DIRTY] = "true"
         if target.resolved.pin:
             tags[t.PREFIX + "pin"] = target.resolved.pin
         version = self.store.log_candidate(
@@ -316,20 +329,26 @@ class Executor:
             target = self.targets.get((env, action.model))
             if target is None:
                 continue
-            verdict = version.verdict(env)
-            if verdict is not None and verdict.gates_hash == target.entry.gates_hash:
+            gates_hash = target.entry.gates_hash
+            verdict = version.verdict(env, gates_hash)
+            if verdict is not None:
+                how = "recorded"
+                if not self.preview and not version.recorded(env, gates_hash):
+                    version = self._record_verdict(version, t.GATE_PREFIX + env, verdict)
+                    how = "recorded by a preview"
                 if not verdict.passed and env != action.environment:
                     # Reported where it happened; here it only means this environment waits.
                     return "skipped", f"v{version.version} failed the gates of '{env}'", version.version
-                results.append(f"{env}: {'passed' if verdict.passed else 'failed'} (recorded)")
+                results.append(f"{env}: {'passed' if verdict.passed else 'failed'} ({how})")
                 failed = failed or not verdict.passed
                 continue
             verdict = self._judge(action.model, version, env, target)
             chaos.point("evaluate:before-verdict")
-            self.store.set_version_tag(action.model, version.version, t.GATE_PREFIX + env, verdict.to_json())
+            # A preview judges under the pull request's gates: its verdict must never count as
+            # the one main's gates gave, so it is kept under a key of its own.
+            key = t.preview_key(env, gates_hash) if self.preview else t.GATE_PREFIX + env
+            version = self._record_verdict(version, key, verdict)
             chaos.point("evaluate:after-verdict")
-            version = replace(version, tags={**version.tags, t.GATE_PREFIX + env: verdict.to_json()})
-            self._remember(version)
             if verdict.passed:
                 advisories = "; ".join(f"{r.gate}: {r.describe()}" for r in verdict.failures())
                 results.append(f"{env}: passed" + (f" with advisory failures: {advisories}" if advisories else ""))
@@ -338,6 +357,12 @@ class Executor:
                 results.append(f"{env}: FAILED " + "; ".join(f"{r.gate}: {r.describe()}" for r in verdict.failures()))
         message = f"v{version.version} " + " | ".join(results)
         return ("failed" if failed else "done"), message, version.version
+
+    def _record_verdict(self, version: VersionState, key: str, verdict: Verdict) -> VersionState:
+        self.store.set_version_tag(version.model, version.version, key, verdict.to_json())
+        version = replace(version, tags={**version.tags, key: verdict.to_json()})
+        self._remember(version)
+        return version
 
     def _judge(self, name: str, version: VersionState, env: str, target: Target) -> Verdict:
         rm = self._model(name)
@@ -426,8 +451,8 @@ class Executor:
             return "skipped", why, None
         target = self.targets[(action.environment, action.model)]
         for env, gates in [*reversed(target.entry.ancestors), (action.environment, target.entry.gates_hash)]:
-            verdict = version.verdict(env)
-            if verdict is None or verdict.gates_hash != gates:
+            verdict = version.verdict(env, gates)
+            if verdict is None:
                 return "failed", f"v{version.version} has no current verdict for the gates of '{env}'", None
             if not verdict.passed:
                 # The evaluate step already reported the failure with its numbers.
@@ -456,6 +481,7 @@ class Executor:
                 self.plan_id,
                 action.reason,
                 target.entry.gates_hash,
+                self.provenance.dirty,
             ),
             ledger,
         )
@@ -475,6 +501,7 @@ class Executor:
                 _now(),
                 self.plan_id,
                 action.reason,
+                dirty=self.provenance.dirty,
             ),
             ledger,
         )

@@ -41,7 +41,8 @@ class Fitted:
     example: Any = None
     predictions_example: Any = None
     data_problems: str | None = None
-    error: str | None = None
+    error: str | None = None  # an expected failure (scikit-learn refused the data or parameters)
+    traceback: str | None = None  # set with `error` when the failure was a bug, not the spec's fault
     trusted_types: tuple[str, ...] | None = None
     split: Split | None = None  # kept only in-process: sending data back from a worker costs more than reloading it
 
@@ -51,7 +52,10 @@ def fit_target(target: Target, catalog: Catalog, keep_split: bool = True, in_wor
     from reconciler.data.frames import check_data, load_frame, split
 
     dataset = target.resolved.dataset
-    frame = load_frame(dataset, target.data_root)
+    try:
+        frame = load_frame(dataset, target.data_root)
+    except (OSError, ValueError, KeyError) as exc:
+        return Fitted(data_problems=f"cannot load dataset '{dataset.name}': {exc}".splitlines()[0])
     problems = check_data(dataset, frame)
     if problems:
         return Fitted(data_problems="data checks failed: " + "; ".join(problems))
@@ -64,12 +68,15 @@ def fit_target(target: Target, catalog: Catalog, keep_split: bool = True, in_wor
         estimator = train.fit(model.estimator, model.seed, data, catalog)
     except (ValueError, TypeError) as exc:
         # scikit-learn's own checks (a parameter it rejects, data it cannot fit): name the spec.
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return Fitted(error=f"{target.spec_file}: estimator: scikit-learn refused to fit: {first}")
+        return Fitted(error=f"{target.spec_file}: estimator: scikit-learn refused to fit: {_first(exc)}")
     if not in_worker:
         chaos.point("train:after-fit")
     fit_seconds = time.perf_counter() - start
-    metrics = train.score(estimator, model.metrics, data.x_test, data.y_test)
+    try:
+        metrics = train.score(estimator, model.metrics, data.x_test, data.y_test)
+    except (ValueError, TypeError) as exc:
+        # A scorer that does not fit the data (a binary-only scorer on a multiclass target).
+        return Fitted(error=f"{target.spec_file}: metrics: scikit-learn could not score: {_first(exc)}")
     metrics[TRAINING_SECONDS] = round(fit_seconds, 6)
     metrics[MODEL_SIZE], trusted = serialized(estimator)
     metrics[PREDICT_P50], metrics[PREDICT_P95] = predict_cost_us_per_row(
@@ -88,11 +95,23 @@ def fit_target(target: Target, catalog: Catalog, keep_split: bool = True, in_wor
     )
 
 
-def _fit_in_worker(target: Target, catalog: Catalog) -> Fitted:
+def _first(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def fit_guarded(target: Target, catalog: Catalog, keep_split: bool = True) -> Fitted:
+    """fit_target, with a bug turned into that model's failure (its traceback kept), so one
+    model never stops the others, whether it was fitted here or in a worker."""
     try:
-        return fit_target(target, catalog, keep_split=False, in_worker=True)
-    except Exception as exc:  # reported on the model's train step, like an in-process failure
-        return Fitted(error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+        return fit_target(target, catalog, keep_split=keep_split, in_worker=True)
+    except Exception as exc:
+        import traceback
+
+        return Fitted(error=f"internal error: {type(exc).__name__}: {_first(exc)}", traceback=traceback.format_exc())
+
+
+def _fit_in_worker(target: Target, catalog: Catalog) -> Fitted:
+    return fit_guarded(target, catalog, keep_split=False)
 
 
 def fit_many(

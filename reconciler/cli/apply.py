@@ -11,8 +11,8 @@ from typing import Any
 
 from reconciler.apply.executor import Executor, Outcome, Report, describe
 from reconciler.apply.lock import RegistryLock
-from reconciler.cli.common import Session, check_repo, open_session
-from reconciler.engine import Desired, load_desired
+from reconciler.cli.common import Session, add_allow_dirty, check_repo, open_session, refuse_dirty
+from reconciler.engine import Desired, changes_since, load_desired
 from reconciler.github import actions as gha
 from reconciler.plan.model import Action, Kind, Plan
 from reconciler.render.views import render, rollback_of
@@ -63,6 +63,7 @@ def register(sub: Any) -> None:
         help="train up to N models at once in separate processes (default: the number of cores); "
         "registry writes and promotions stay in plan order",
     )
+    add_allow_dirty(p)
     p.add_argument(
         "--base", default="HEAD^", metavar="REV", help="revision policies judge the change against (default: HEAD^)"
     )
@@ -121,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         saved, args.repo = args.repo, args.repo_dir or Path(".")
     repo = check_repo(args)
     desired = load_desired(repo)  # invalid specs stop here, before the registry is even opened
+    refuse_dirty(desired, args.allow_dirty)
+    changes_since(repo, desired, args.base)  # a base policies cannot read stops here, before the lock
     store = MlflowStore.for_repo(repo)
     prefitted = {}
     if args.selectors and saved is None and all(kind == "train" for kind, _ in args.selectors):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.diagnostics import ReconcilerError
 from reconciler.engine import Desired, changes_since, check_untrained_data, load_desired, make_plan, police
 from reconciler.plan.model import Plan
 from reconciler.state.actual import ActualState
@@ -40,11 +41,11 @@ def open_session(
 ) -> Session:
     """Specs, registry and plan; `base` is the revision policies compare against (the change)."""
     desired = desired or load_desired(repo)
+    changes = changes_since(repo, desired, base)  # a base that cannot be read stops here, before the registry
     store = store or MlflowStore.for_repo(repo)
     actual = store.read()
     if check_data:
         desired = check_untrained_data(desired, actual, scope)
-    changes = changes_since(repo, desired, base)
     plan = police(make_plan(desired, actual, scope), desired, actual, changes)
     return Session(repo, desired, store, actual, plan, scope, changes)
 
@@ -54,3 +55,27 @@ def check_repo(args: Any) -> Path:
     if not repo.is_dir():
         args.parser_error(f"repository '{repo}' is not a directory")
     return repo.absolute()
+
+
+def add_allow_dirty(p: Any) -> None:
+    p.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="write to the registry even with uncommitted changes to the specs or data; the run, the "
+        "version and the ledger record `dirty`",
+    )
+
+
+def refuse_dirty(desired: Desired, allowed: bool) -> None:
+    """Provenance names a commit: writing from a tree that differs from it would record a
+    commit whose specs are not what was trained or promoted."""
+    prov = desired.provenance
+    if not prov.dirty or allowed:
+        return
+    shown = ", ".join(prov.dirty_paths[:5]) + (
+        f" and {len(prov.dirty_paths) - 5} more" if len(prov.dirty_paths) > 5 else ""
+    )
+    raise ReconcilerError(
+        f"uncommitted changes to what the reconciler reads ({shown}): the registry would record commit "
+        f"{prov.commit[:7]}, whose specs differ. Commit them, or pass --allow-dirty to record the run as dirty"
+    )

@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(
             f"{args.model}@{args.env} at {args.at}: v{found.to_version}, set {found.at} by commit "
-            f"{found.commit[:7] or 'unknown'} (plan {found.plan})"
+            f"{found.commit[:7] or 'unknown'}{' with uncommitted changes (--allow-dirty)' if found.dirty else ''} "
+            f"(plan {found.plan})"
         )
         return 0
     print(render("history.txt.j2", rows=history_rows(rm), moves=deployments(rm)), end="")

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli.common import add_repo, check_repo, open_session
+from reconciler.cli.common import add_allow_dirty, add_repo, check_repo, open_session, refuse_dirty
 from reconciler.diagnostics import ReconcilerError
 from reconciler.github import actions as gha
 from reconciler.plan.model import Kind, Plan
@@ -42,6 +42,14 @@ def register(sub: Any) -> None:
         action="store_true",
         help="train and evaluate the candidates now and register them without moving aliases",
     )
+    p.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=600,
+        metavar="SECONDS",
+        help="with --preview: how long to wait for a running apply or preview to finish (default: 600)",
+    )
+    add_allow_dirty(p)
     p.add_argument("--write-markdown", type=Path, metavar="FILE", help="also write the Markdown view to FILE")
     p.add_argument("--write-json", type=Path, metavar="FILE", help="also write the JSON view to FILE")
     p.add_argument(
@@ -60,16 +68,25 @@ def run(args: argparse.Namespace) -> int:
     if args.offline and args.out:
         args.parser_error("--out needs the registry: an offline plan cannot be applied")
     actual: ActualState | None = None
+    entries: list[Any] = []
     if args.offline:
         plan, reverts = _offline(repo, args.base or "HEAD^", args.env)
     else:
-        plan, actual, entries = _online(repo, args.env, preview=args.preview, base=args.base)
+        plan, actual, entries = _online(
+            repo,
+            args.env,
+            preview=args.preview,
+            base=args.base or "HEAD^",  # what policies on the change compare with
+            lock_timeout=args.lock_timeout,
+            allow_dirty=args.allow_dirty,
+        )
         reverts = find_reverts(repo, args.base)
         if args.out:
             from reconciler.plan.saved import save
 
             save(args.out, plan, actual, entries)
-    context = plan_context(plan, actual=actual, reverts=reverts, base=args.base or "")
+    hashes = {(e.environment, e.model): e.gates_hash for e in entries}
+    context = plan_context(plan, actual=actual, reverts=reverts, base=args.base or "", gates_hashes=hashes)
     markdown = render("plan.md.j2", **context)
     if args.write_markdown:
         args.write_markdown.write_text(gha.cap(markdown), encoding="utf-8")
@@ -90,40 +107,73 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _online(
-    repo: Path, scope: list[str] | None, *, preview: bool, base: str | None
+    repo: Path,
+    scope: list[str] | None,
+    *,
+    preview: bool,
+    base: str | None,
+    lock_timeout: float,
+    allow_dirty: bool = False,
 ) -> tuple[Plan, ActualState, list[Any]]:
-    session = open_session(repo, scope, check_data=True, base=base)
     if not preview:
+        session = open_session(repo, scope, check_data=True, base=base)
         return session.plan, session.actual, session.desired.entries
-    from reconciler.apply.executor import Executor
-    from reconciler.engine import make_plan, police
-    from reconciler.spec.catalog import load_catalog
+    import sys
 
-    candidates = Plan(
-        tuple(a for a in session.plan.actions if a.kind in (Kind.TRAIN, Kind.EVALUATE)),
-        session.plan.environments,
-        session.plan.location,
-        session.plan.revision,
+    from reconciler.apply.executor import Executor
+    from reconciler.apply.lock import RegistryLock
+    from reconciler.engine import changes_since, load_desired, make_plan, police
+    from reconciler.plan.model import PreviewStep
+    from reconciler.spec.catalog import load_catalog
+    from reconciler.state.mlflow_store import MlflowStore
+
+    desired = load_desired(repo)  # invalid specs stop here, before the registry is opened
+    refuse_dirty(desired, allow_dirty)
+    changes_since(repo, desired, base)  # a base policies cannot read stops here, before the lock
+    store = MlflowStore.for_repo(repo)
+    # A preview writes versions and verdicts, so it holds the same lock as apply and plans under
+    # it: two previews, or a preview and an apply, never train one fingerprint twice.
+    with RegistryLock(store, timeout=lock_timeout, say=lambda text: print(text, file=sys.stderr, flush=True)):
+        session = open_session(repo, scope, check_data=True, base=base, store=store, desired=desired)
+        candidates = Plan(
+            tuple(a for a in session.plan.actions if a.kind in (Kind.TRAIN, Kind.EVALUATE)),
+            session.plan.environments,
+            session.plan.location,
+            session.plan.revision,
+        )
+        executor = Executor(store, session.desired.targets, load_catalog(), session.desired.provenance, preview=True)
+        report = executor.run(candidates)
+        actual = store.read()
+    steps = tuple(
+        PreviewStep(
+            o.action.kind.value,
+            o.action.environment,
+            o.action.model,
+            o.status,
+            o.message,
+            o.version,
+            o.action.fingerprint,
+        )
+        for o in report.outcomes
     )
-    report = Executor(session.store, session.desired.targets, load_catalog(), session.desired.provenance).run(
-        candidates
-    )
-    actual = session.store.read()
     note = (
         f"preview: {report.trained} candidate(s) trained, evaluated and registered now without moving any "
         "alias; merging only promotes them"
     )
+    if report.failed:
+        note = f"preview: {len(report.failed)} step(s) failed; merging would fail the same way"
     plan = police(make_plan(session.desired, actual, scope), session.desired, actual, session.changes)
+    plan = plan.with_preview(steps)
     return replace(plan, notes=(*plan.notes, note)), actual, session.desired.entries
 
 
 def _offline(repo: Path, base: str, scope: list[str] | None) -> tuple[Plan, list[Revert]]:
-    from reconciler.engine import changes_between, load_desired, load_desired_at, police
+    from reconciler.engine import changes_between, load_desired, load_desired_at, police, read_base
     from reconciler.plan.diff import spec_changes
     from reconciler.plan.offline import offline_plan
 
     head = load_desired(repo)
-    before = load_desired_at(repo, base)
+    before = read_base(repo, head, base)
     reverts = find_reverts(repo, base)
     known = []
     for revert in reverts:
@@ -161,8 +211,11 @@ def _report_to_github(plan: Plan, markdown: str, reverts: list[Revert]) -> None:
             "drift": counts["restore"],
             "rollback": bool(reverts),
             "checked": plan.checked,
+            "failed": len(plan.preview_failed),
         }
     )
+    for step in plan.preview_failed:
+        gha.annotate("error", f"{step.environment}/{step.model} preview {step.kind} failed", step.message)
     for action in plan.actions:
         if action.kind is Kind.BLOCKED:
             gha.annotate("error", f"{action.environment}/{action.model} blocked", action.reason)

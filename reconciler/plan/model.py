@@ -62,6 +62,22 @@ class DesiredEntry:
 
 
 @dataclass(frozen=True)
+class PreviewStep:
+    """What `plan --preview` did for one step, so a failure shows in every view of the plan."""
+
+    kind: str
+    environment: str
+    model: str
+    status: str  # done | skipped | failed
+    message: str
+    version: str | None = None
+    fingerprint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Plan:
     actions: tuple[Action, ...]
     environments: tuple[str, ...]
@@ -69,6 +85,11 @@ class Plan:
     revision: str = ""
     notes: tuple[str, ...] = field(default=())
     checked: bool = True  # False: computed from git alone, the registry was not read
+    preview: tuple[PreviewStep, ...] = ()  # the steps `plan --preview` ran, with their outcomes
+
+    @property
+    def preview_failed(self) -> tuple[PreviewStep, ...]:
+        return tuple(s for s in self.preview if s.status == "failed")
 
     def counts(self) -> dict[str, int]:
         trains = sum(1 for a in self.actions if a.kind is Kind.TRAIN)
@@ -120,6 +141,7 @@ class Plan:
             "actions": [a.to_dict() for a in self.actions],
             "notes": list(self.notes),
             "checked_against_registry": self.checked,
+            "preview": [s.to_dict() for s in self.preview],
             "matrix": self.train_matrix(),
         }
 
@@ -132,6 +154,46 @@ class Plan:
             if a.kind is Kind.TRAIN and a.fingerprint and a.model not in seen:
                 seen[a.model] = {"model": a.model, "environment": a.environment, "fingerprint": a.fingerprint[:12]}
         return {"include": list(seen.values())}
+
+    def blocking(self, reasons: Mapping[tuple[str, str], str]) -> Plan:
+        """The plan with every action of each (environment, model) in `reasons` replaced by one
+        blocked action carrying the reason."""
+        if not reasons:
+            return self
+        actions: list[Action] = []
+        done: set[tuple[str, str]] = set()
+        for a in self.actions:
+            key = (a.environment, a.model)
+            if key not in reasons:
+                actions.append(a)
+            elif key not in done:
+                done.add(key)
+                actions.append(
+                    Action(
+                        Kind.BLOCKED,
+                        a.environment,
+                        a.model,
+                        a.fingerprint,
+                        a.from_version,
+                        a.to_version,
+                        reasons[key],
+                        changes=a.changes,
+                        gates=a.gates,
+                    )
+                )
+        return replace(self, actions=tuple(actions))
+
+    def with_preview(self, steps: tuple[PreviewStep, ...]) -> Plan:
+        """The plan made after a preview, with what the preview could not do as blocked: a
+        candidate that failed to train or to be evaluated now fails the same way on merge."""
+        failed = {(s.model, s.fingerprint or ""): s for s in steps if s.status == "failed" and s.fingerprint}
+        reasons: dict[tuple[str, str], str] = {}
+        for a in self.actions:
+            step = failed.get((a.model, a.fingerprint or ""))
+            if step is not None and a.kind in (Kind.TRAIN, Kind.EVALUATE):
+                where = f" in {step.environment}" if step.environment != a.environment else ""
+                reasons.setdefault((a.environment, a.model), f"preview: {step.kind}{where} failed: {step.message}")
+        return replace(self.blocking(reasons), preview=steps)
 
     def only(self, selectors: list[tuple[str, str]]) -> Plan:
         """The actions matching any (kind, model) selector; `*` matches any model."""

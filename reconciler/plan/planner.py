@@ -101,26 +101,30 @@ def _plan_entry(
         return out
 
     for upstream, upstream_hash in entry.ancestors:
-        verdict = version.verdict(upstream)
-        if verdict is not None and verdict.gates_hash == upstream_hash and not verdict.passed:
+        verdict = version.verdict(upstream, upstream_hash)
+        if verdict is not None and not verdict.passed:
             return [
                 act(
                     Kind.BLOCKED,
                     f"v{version.version} failed the gates of '{upstream}', which '{env}' "
-                    f"promotes from: {_failures(version, upstream)}",
+                    f"promotes from: {_failures(version, upstream, upstream_hash)}",
                     to=version.version,
                 )
             ]
-    own = version.verdict(env)
-    own_fresh = own is not None and own.gates_hash == entry.gates_hash
-    if own is not None and own_fresh and not own.passed:
-        return [act(Kind.BLOCKED, f"v{version.version} failed gates: {_failures(version, env)}", to=version.version)]
-    needs = tuple(u for u, h in reversed(entry.ancestors) if not _passed(version, u, h)) + (() if own_fresh else (env,))
+    fresh = version.verdict(env, entry.gates_hash)
+    if fresh is not None and not fresh.passed:
+        return [
+            act(
+                Kind.BLOCKED,
+                f"v{version.version} failed gates: {_failures(version, env, entry.gates_hash)}",
+                to=version.version,
+            )
+        ]
+    needs, why = _evaluation(version, entry)
     if current == version.version and not needs:
         return [act(Kind.NOOP, "in sync", to=version.version)]
     out = []
     if needs:
-        why = "gates changed" if own is not None and not own_fresh else "gates of " + ", ".join(needs)
         out.append(act(Kind.EVALUATE, why, to=version.version, evaluate_in=needs))
     if current != version.version:
         out.append(
@@ -135,13 +139,29 @@ def _plan_entry(
     return out
 
 
+def _evaluation(version: VersionState, entry: DesiredEntry) -> tuple[tuple[str, ...], str]:
+    """The environments to evaluate, upstream first, and why. An environment needs evaluating
+    until apply has recorded its own verdict under these gates; one a preview recorded is
+    adopted then, without measuring again."""
+    pending = [(u, h) for u, h in reversed(entry.ancestors) if not version.recorded(u, h)]
+    if not version.recorded(entry.environment, entry.gates_hash):
+        pending.append((entry.environment, entry.gates_hash))
+    needs = tuple(u for u, _ in pending)
+    own = version.verdict(entry.environment)
+    if needs and all(version.verdict(u, h) is not None for u, h in pending):
+        return needs, "record the verdicts a preview made under these gates: " + ", ".join(needs)
+    if own is not None and own.gates_hash != entry.gates_hash:
+        return needs, "gates changed"
+    return needs, "gates of " + ", ".join(needs)
+
+
 def _passed(version: VersionState, env: str, gates_hash: str) -> bool:
-    verdict = version.verdict(env)
-    return verdict is not None and verdict.gates_hash == gates_hash and verdict.passed
+    verdict = version.verdict(env, gates_hash)
+    return verdict is not None and verdict.passed
 
 
-def _failures(version: VersionState, env: str) -> str:
-    verdict = version.verdict(env)
+def _failures(version: VersionState, env: str, gates_hash: str | None = None) -> str:
+    verdict = version.verdict(env, gates_hash)
     if verdict is None:
         return "not evaluated"
     return "; ".join(f"{r.gate}: {r.describe()}" for r in verdict.failures()) or "failed"

@@ -3,7 +3,7 @@ planned action, recorded versions and the change between base and head."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.plan.model import Action
@@ -36,16 +36,23 @@ def gate_dict(gate: Gate) -> dict[str, Any]:
     return gate.model_dump(by_alias=True, mode="json", exclude={"api_version"})
 
 
-def version_dict(version: VersionState | None) -> dict[str, Any] | None:
+def version_dict(
+    version: VersionState | None, gates_hashes: Mapping[str, str] | None = None, pending: Iterable[str] = ()
+) -> dict[str, Any] | None:
+    """`verdicts` holds each environment's verdict under the gates the specs give it now
+    (`gates_hashes`); `pending` environments are evaluated earlier in the same apply, so at plan
+    time they count as passed, and the policy is judged again with the real verdict right
+    before the alias moves."""
     if version is None:
         return None
+    hashes = dict(gates_hashes or {})
     verdicts = {}
-    for key in version.tags:
-        if key.startswith("reconciler.gate."):
-            env = key[len("reconciler.gate.") :]
-            verdict = version.verdict(env)
-            if verdict is not None:
-                verdicts[env] = verdict.passed
+    for env in sorted({*version.verdict_environments(), *hashes}):
+        verdict = version.verdict(env, hashes[env]) if env in hashes else version.verdict(env)
+        if verdict is not None:
+            verdicts[env] = verdict.passed
+    for env in pending:
+        verdicts.setdefault(env, True)
     return {
         "version": version.version,
         "fingerprint": version.fingerprint,
@@ -73,11 +80,13 @@ def plan_context(
     candidate: VersionState | None,
     current: VersionState | None,
     change: Mapping[str, Any] | None,
+    gates_hashes: Mapping[str, str] | None = None,
+    pending: Iterable[str] = (),
 ) -> dict[str, Any]:
     return {
         **base,
         "action": action_dict(action) if action is not None else None,
-        "candidate": version_dict(candidate),
-        "current": version_dict(current),
+        "candidate": version_dict(candidate, gates_hashes, pending),
+        "current": version_dict(current, gates_hashes),
         "change": dict(change) if change is not None else None,
     }

@@ -41,7 +41,7 @@ def history_rows(rm: RegisteredModelState) -> list[HistoryRow]:
             HistoryRow(
                 f"v{version.version}",
                 version.fingerprint[:8],
-                version.commit[:7] or "-",
+                (version.commit[:7] or "-") + ("+dirty" if version.dirty else ""),
                 version.created[:10],
                 spans or "-",
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -106,13 +106,14 @@ def rollback_of(plan: Plan, reverts: Sequence[Revert]) -> Rollback | None:
     return Rollback(first.reverted[:7], first.subject, returns, plan.counts()["train"])
 
 
-def _verdict_cell(actual: ActualState | None, action: Action) -> str | None:
-    """Recorded verdicts with values vs thresholds, when the registry knows them."""
+def _verdict_cell(actual: ActualState | None, action: Action, gates_hash: str | None) -> str | None:
+    """Recorded verdicts with values vs thresholds, when the registry knows them (under the
+    gates the specs give now: a preview's, on a pull request)."""
     if actual is None or action.to_version is None:
         return None
     rm = actual.model(action.model)
     version = rm.versions.get(action.to_version) if rm else None
-    verdict = version.verdict(action.environment) if version else None
+    verdict = version.verdict(action.environment, gates_hash) if version else None
     if verdict is None:
         return None
     return "<br>".join(f"{r.gate}: {r.describe()} {'✅' if r.passed else '❌'}" for r in verdict.rules)
@@ -165,6 +166,7 @@ def plan_context(
     actual: ActualState | None = None,
     reverts: Sequence[Revert] = (),
     base: str = "",
+    gates_hashes: Mapping[tuple[str, str], str] | None = None,
 ) -> dict[str, Any]:
     all_rows = rows(plan)
     by_env: dict[str, list[Row]] = {}
@@ -176,7 +178,8 @@ def plan_context(
     for r in all_rows:
         if r.symbol == "=":
             continue
-        verdicts = _verdict_cell(actual, last_action[(r.environment, r.model)])
+        key = (r.environment, r.model)
+        verdicts = _verdict_cell(actual, last_action[key], (gates_hashes or {}).get(key))
         md_rows.append(
             {
                 "row": r,
@@ -202,6 +205,8 @@ def plan_context(
         "metrics": metric_rows(plan, actual),
         "base": base[:7],
         "notes": plan.notes,
+        "preview": plan.preview,
+        "preview_failed": plan.preview_failed,
     }
 
 

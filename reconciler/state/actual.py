@@ -119,9 +119,24 @@ class VersionState:
                     continue
         return out
 
-    def verdict(self, environment: str) -> Verdict | None:
+    def verdict(self, environment: str, gates_hash: str | None = None) -> Verdict | None:
+        """The verdict apply recorded for the environment. With `gates_hash`: the verdict under
+        exactly those gates, apply's or else one a preview recorded (which apply then adopts)."""
         raw = self.tags.get(t.GATE_PREFIX + environment)
-        return Verdict.from_json(environment, raw) if raw else None
+        recorded = Verdict.from_json(environment, raw) if raw else None
+        if gates_hash is None or (recorded is not None and recorded.gates_hash == gates_hash):
+            return recorded
+        raw = self.tags.get(t.preview_key(environment, gates_hash))
+        preview = Verdict.from_json(environment, raw) if raw else None
+        return preview if preview is not None and preview.gates_hash == gates_hash else None
+
+    def recorded(self, environment: str, gates_hash: str) -> bool:
+        """Whether apply's own verdict for the environment is under these gates."""
+        verdict = self.verdict(environment)
+        return verdict is not None and verdict.gates_hash == gates_hash
+
+    def verdict_environments(self) -> tuple[str, ...]:
+        return tuple(sorted(k[len(t.GATE_PREFIX) :] for k in self.tags if k.startswith(t.GATE_PREFIX)))
 
     @property
     def spec(self) -> dict[str, Any] | None:
@@ -138,6 +153,10 @@ class VersionState:
     def commit(self) -> str:
         return self.tags.get(t.GIT_COMMIT, "")
 
+    @property
+    def dirty(self) -> bool:
+        return self.tags.get(t.DIRTY) == "true"
+
 
 @dataclass(frozen=True)
 class LedgerEntry:
@@ -152,21 +171,22 @@ class LedgerEntry:
     plan: str
     reason: str = ""
     gates: str = ""  # hash of the gates the version had passed when the alias moved
+    dirty: bool = False  # applied with --allow-dirty: the specs were not exactly `commit`'s
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "env": self.environment,
-                "from": self.from_version,
-                "to": self.to_version,
-                "commit": self.commit,
-                "at": self.at,
-                "plan": self.plan,
-                "reason": self.reason,
-                "gates": self.gates,
-            },
-            separators=(",", ":"),
-        )
+        raw: dict[str, Any] = {
+            "env": self.environment,
+            "from": self.from_version,
+            "to": self.to_version,
+            "commit": self.commit,
+            "at": self.at,
+            "plan": self.plan,
+            "reason": self.reason,
+            "gates": self.gates,
+        }
+        if self.dirty:
+            raw["dirty"] = True
+        return json.dumps(raw, separators=(",", ":"))
 
     @classmethod
     def from_tag(cls, key: str, text: str) -> LedgerEntry | None:
@@ -183,6 +203,7 @@ class LedgerEntry:
                 raw.get("plan", ""),
                 raw.get("reason", ""),
                 raw.get("gates", ""),
+                bool(raw.get("dirty", False)),
             )
         except (ValueError, KeyError, TypeError):
             return None

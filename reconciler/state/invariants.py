@@ -6,8 +6,9 @@ from reconciler.state.actual import ActualState
 
 
 def violations(actual: ActualState) -> list[str]:
-    """One version per fingerprint; every alias the reconciler set is on a version that had
-    passed that environment's gates when it moved (a gate tightened later is not a breach)."""
+    """One version per fingerprint; every alias is on a version that passed that environment's
+    gates: under the gates in force when the reconciler moved it (a gate tightened later is not
+    a breach), or at all when it was moved by hand."""
     out: list[str] = []
     for name, rm in sorted(actual.models.items()):
         seen: dict[str, str] = {}
@@ -20,15 +21,22 @@ def violations(actual: ActualState) -> list[str]:
                 seen[version.fingerprint] = version.version
         for env, number in sorted(rm.aliases.items()):
             last = rm.last_move(env)
-            if last is None:
-                continue  # not set by the reconciler: drift, reported by plan
-            if last.to_version != number:
-                continue  # moved by hand since: drift, reported by plan
             held = rm.versions.get(number)
-            verdict = held.verdict(env) if held is not None else None
             if held is None:
                 out.append(f"{name}@{env}: points at v{number}, which does not exist")
-            elif verdict is None:
+                continue
+            if last is None or last.to_version != number:
+                # Moved outside the reconciler: drift that plan repairs, and a breach when the
+                # version never passed this environment's gates.
+                verdict = held.verdict(env)
+                if verdict is None or not verdict.passed:
+                    why = "no recorded verdict" if verdict is None else "a failed verdict"
+                    out.append(
+                        f"{name}@{env} -> v{number}: moved outside the reconciler onto a version with {why} for '{env}'"
+                    )
+                continue
+            verdict = (held.verdict(env, last.gates) if last.gates else None) or held.verdict(env)
+            if verdict is None:
                 out.append(f"{name}@{env} -> v{number}: no recorded verdict for '{env}'")
             elif verdict.gates_hash == last.gates and not verdict.passed:
                 out.append(f"{name}@{env} -> v{number}: moved onto a version that failed the gates of '{env}'")

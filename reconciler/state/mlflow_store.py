@@ -10,8 +10,9 @@ import contextlib
 import json
 import logging
 import os
+import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,9 @@ class MlflowStore:
         self._client: Any = None
         self._registry: Any = None
         self._mlflow_module: Any = None
+        # Set by the registry lock while it is held: called before every write, it raises
+        # LeaseLost once the lease cannot be trusted (`critical`: also re-read the lock's token).
+        self.fence: Callable[[bool], None] | None = None
         if self.sqlite_path is not None:
             self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -172,7 +176,7 @@ class MlflowStore:
         for rm in self._pages(self.registry.search_registered_models, max_results=PAGE):
             if rm.tags.get(t.MANAGED) == "true":
                 managed[rm.name] = rm
-            elif rm.name != LOCK_MODEL:
+            elif not rm.name.startswith(LOCK_MODEL):
                 unmanaged.add(rm.name)
         versions: dict[str, list[VersionState]] = {name: [] for name in managed}
         names = sorted(managed)
@@ -216,7 +220,12 @@ class MlflowStore:
 
     # --- writing ------------------------------------------------------------------------
 
+    def _fenced(self, critical: bool = False) -> None:
+        if self.fence is not None:
+            self.fence(critical)
+
     def ensure_model(self, name: str, description: str = "") -> None:
+        self._fenced()
         try:
             self._call(
                 self.client.create_registered_model, name, tags={t.MANAGED: "true"}, description=description or None
@@ -237,6 +246,7 @@ class MlflowStore:
             if found is not None:
                 self._experiment_id = found.experiment_id
             else:
+                self._fenced()
                 location = self.artifact_root.as_uri() if self.artifact_root else None
                 try:
                     self._experiment_id = self._call(
@@ -254,6 +264,7 @@ class MlflowStore:
 
         self.ensure_model(c.model_name, str(c.spec.get("model", {}).get("description", "")))
         exp = self.experiment_id()
+        self._fenced()
         self.calls += 1
         with mlflow.start_run(experiment_id=exp, run_name=c.model_name, tags=dict(c.tags)) as run:
             chaos.point("store:after-run-start")
@@ -277,6 +288,9 @@ class MlflowStore:
         spec_json = json.dumps(c.spec, sort_keys=True, separators=(",", ":"))
         if len(spec_json) <= t.MAX_TAG_VALUE:
             version_tags[t.SPEC] = spec_json
+        # A version is what must never exist twice: re-read the lock right before creating it,
+        # so a holder whose lease was taken over (frozen, partitioned) stops here.
+        self._fenced(critical=True)
         mv = self._call(
             self.client.create_model_version,
             c.model_name,
@@ -290,11 +304,13 @@ class MlflowStore:
         return _version_state(self._call(self.client.get_model_version, c.model_name, str(mv.version)))
 
     def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
+        self._fenced()
         self._call(self.client.set_model_version_tag, model, version, key, value)
 
     def move_alias(self, model: str, alias: str, expected: str | None, to: str | None) -> tuple[LedgerEntry, ...]:
         """Compare-and-set: move only if the alias still points where the plan saw it. Returns
         the ledger as read for the comparison, so the entry that follows needs no second read."""
+        self._fenced(critical=True)
         rm = self._call(self.client.get_registered_model, model)
         now = (rm.aliases or {}).get(alias)
         now = str(now) if now is not None else None
@@ -319,6 +335,7 @@ class MlflowStore:
         )
         seq = existing[-1].seq + 1 if existing else 1
         stored = replace(entry, seq=seq)
+        self._fenced()
         self._call(self.client.set_registered_model_tag, model, f"{t.LEDGER_PREFIX}{seq:06d}", stored.to_json())
         chaos.point("promote:after-ledger")
         return stored
@@ -330,6 +347,8 @@ class MlflowStore:
             "holder": lease.holder,
             "acquired": repr(lease.acquired),
             "expires": repr(lease.expires),
+            "host": lease.host,
+            "pid": str(lease.pid),
         }
         try:
             self._call(
@@ -344,6 +363,34 @@ class MlflowStore:
                 raise
         held = self.read_lock()
         return held if held is not None else Lease("", "unknown", 0.0, 0.0)
+
+    def retire_lock(self, held: Lease) -> bool:
+        """Move an expired lock out of the way: renamed to a tombstone named after its token.
+        Of two runs retiring the same lease exactly one rename succeeds, and a lock another run
+        has taken since is never touched: renaming it would collide with the tombstone. (A
+        delete here could remove that newer lock.) False: someone else retired it first."""
+        if not held.token:  # unreadable, so nameless: nothing to tell incarnations apart by
+            self.release_lock(None)
+            return True
+        try:
+            self._call(self.client.rename_registered_model, LOCK_MODEL, f"{RETIRED_PREFIX}{held.token}")
+        except RegistryError as exc:
+            if exc.code in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
+                return False
+            raise
+        self._sweep_retired()
+        return True
+
+    def _sweep_retired(self) -> None:
+        """Delete tombstones old enough that no run can still be about to retire their lease."""
+        cutoff = (time.time() - RETIRED_KEEP_SECONDS) * 1000
+        found = self._call(
+            self.client.search_registered_models, filter_string=f"name LIKE '{RETIRED_PREFIX}%'", max_results=100
+        )
+        for rm in found:
+            if rm.name.startswith(RETIRED_PREFIX) and (rm.last_updated_timestamp or 0) < cutoff:
+                with contextlib.suppress(RegistryError):
+                    self._call(self.client.delete_registered_model, rm.name)
 
     def read_lock(self) -> Lease | None:
         try:
@@ -402,6 +449,7 @@ class MlflowStore:
     ) -> str:
         """A run in the monitoring experiment, linked to the version it checked, and the check's
         summary on the version itself (`reconciler.monitor.<env>`). Returns the run id."""
+        self._fenced()
         mlflow = self._mlflow
         exp = self._monitor_experiment()
         tags = {
@@ -437,6 +485,8 @@ class MlflowStore:
 # A registered model named with a dot (never a DNS-label model name, so never a spec's model).
 # Creating a registered model is atomic: exactly one of two racing creators succeeds.
 LOCK_MODEL = "reconciler.lock"
+RETIRED_PREFIX = LOCK_MODEL + ".retired."  # expired locks, renamed (see retire_lock)
+RETIRED_KEEP_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -445,13 +495,37 @@ class Lease:
     holder: str
     acquired: float
     expires: float
+    host: str = ""  # where the holder runs, and its process id: a dead holder on this host
+    pid: int = 0  # is taken over at once instead of waiting out its lease
 
 
 def _lease(tags: Mapping[str, str]) -> Lease | None:
     try:
-        return Lease(tags["token"], tags.get("holder", "?"), float(tags["acquired"]), float(tags["expires"]))
+        pid = int(tags.get("pid") or 0)
+    except ValueError:
+        pid = 0
+    try:
+        return Lease(
+            tags["token"],
+            tags.get("holder", "?"),
+            float(tags["acquired"]),
+            float(tags["expires"]),
+            tags.get("host", ""),
+            pid,
+        )
     except (KeyError, ValueError):
         return None
+
+
+class LeaseLost(ReconcilerError):
+    """This run no longer holds the registry lock: it stops before its next write, because
+    another run may be writing now."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            f"lost the registry lock ({why}); stopped before the next write so that two runs never write at "
+            "once. Nothing this run did is lost: run apply again to converge"
+        )
 
 
 class RegistryError(ReconcilerError):

@@ -73,7 +73,9 @@ def _read(db: sqlite3.Connection, columns: dict[str, set[str]], location: str, l
     names = [row[0] for row in db.execute("SELECT name FROM registered_models" + where("registered_models"))]
     managed = {n for n in names if model_tags[n].get(t.MANAGED) == "true"}
     unmanaged = frozenset(
-        n for n in names if n not in managed and n != lock_model and model_tags[n].get(PROMPT_TAG) != "true"
+        n
+        for n in names
+        if n not in managed and not n.startswith(lock_model) and model_tags[n].get(PROMPT_TAG) != "true"
     )
 
     aliases: dict[str, dict[str, str]] = defaultdict(dict)

@@ -12,7 +12,15 @@ VERSION = PREFIX + "version"
 PLAN_ID = PREFIX + "plan"
 METRIC_PREFIX = PREFIX + "metric."
 GATE_PREFIX = PREFIX + "gate."
+# A verdict a pull request's preview recorded under its own gates: never the environment's
+# verdict on main until an apply adopts it (`reconciler.preview.<env>.<gates hash>`).
+PREVIEW_PREFIX = PREFIX + "preview."
+DIRTY = PREFIX + "git_dirty"
 LEDGER_PREFIX = PREFIX + "ledger."
 
 # MLflow limits tag values (5000 characters for model version tags).
 MAX_TAG_VALUE = 5000
+
+
+def preview_key(environment: str, gates_hash: str) -> str:
+    return f"{PREVIEW_PREFIX}{environment}.{gates_hash[:16]}"

@@ -15,8 +15,9 @@ from reconciler.diagnostics import ReconcilerError
 @dataclass(frozen=True)
 class Provenance:
     commit: str  # full sha, or "" outside git
-    dirty: bool
+    dirty: bool  # what the reconciler reads differs from the commit (uncommitted or untracked)
     branch: str = ""
+    dirty_paths: tuple[str, ...] = ()
 
     @property
     def short(self) -> str:
@@ -32,7 +33,9 @@ def _repo(path: Path):  # type: ignore[no-untyped-def]
         return None
 
 
-def provenance(path: Path) -> Provenance:
+def provenance(path: Path, inputs: tuple[str, ...] | None = None) -> Provenance:
+    """HEAD's commit, and whether the files the reconciler reads (`inputs`, paths relative to
+    `path`; None: every tracked file) differ from it, untracked ones included."""
     repo = _repo(path)
     if repo is None or not repo.head.is_valid():
         return Provenance("", False)
@@ -40,7 +43,40 @@ def provenance(path: Path) -> Provenance:
         branch = repo.active_branch.name
     except TypeError:  # detached HEAD, as in CI checkouts
         branch = ""
-    return Provenance(repo.head.commit.hexsha, repo.is_dirty(untracked_files=False), branch)
+    if inputs is None:
+        return Provenance(repo.head.commit.hexsha, repo.is_dirty(untracked_files=False), branch)
+    top = Path(repo.working_tree_dir or path).resolve()
+    prefix = path.resolve().relative_to(top).as_posix()
+    specs = [p if prefix in ("", ".") else f"{prefix}/{p}" for p in inputs]
+    lines = repo.git.status("--porcelain", "--untracked-files=all", "--", *specs).splitlines() if specs else []
+    changed = tuple(sorted({line[3:].split(" -> ")[-1] for line in lines if len(line) > 3}))
+    return Provenance(repo.head.commit.hexsha, bool(changed), branch, changed)
+
+
+NO_BASE = "no-base"  # nothing came before: outside git, or HEAD^ of a repository's first commit
+
+
+def base_problem(path: Path, revision: str) -> str | None:
+    """Why `revision` cannot serve as the base of a change: None when it can, NO_BASE when
+    there is legitimately nothing before, else a message saying how to fix it."""
+    import git
+
+    repo = _repo(path)
+    if repo is None or not repo.head.is_valid():
+        return NO_BASE
+    try:  # git itself, not GitPython's resolver: it knows where a shallow clone's history ends
+        repo.git.rev_parse("--verify", "--quiet", f"{revision}^{{commit}}")
+        return None
+    except git.GitCommandError:
+        pass
+    if Path(repo.git_dir, "shallow").exists():
+        return (
+            f"base revision '{revision}' is not in this clone, which is shallow: fetch more history "
+            "(actions/checkout with `fetch-depth: 0`, or `git fetch --deepen=1`) or pass --base <sha>"
+        )
+    if revision in ("HEAD^", "HEAD~", "HEAD~1", "HEAD^1") and not repo.head.commit.parents:
+        return NO_BASE
+    return f"base revision '{revision}' does not exist in this repository; pass --base with a commit that does"
 
 
 def export_revision(path: Path, revision: str, cache: Path) -> Path:

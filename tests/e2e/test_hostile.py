@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import git
 import pytest
 
 from reconciler.cli import main
@@ -57,10 +58,13 @@ def test_hostile_case(
             target = repo / f.relative_to(case)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(f, target)
+    # Hostile specs arrive the way every change does: committed (a dirty tree is refused first).
+    git.Repo(repo).git.add(A=True)
+    git.Repo(repo).index.commit(f"hostile case {name}")
     capsys.readouterr()
     code = main(["apply", str(repo)])
     out, err = capsys.readouterr()
-    assert code != 0, out + err
+    assert code == 1, out + err
     assert "Traceback" not in out + err
     assert (case / "expected.txt").read_text().strip() in out + err, out + err
     assert snapshot(uri) == before, "the registry must be left exactly as it was"

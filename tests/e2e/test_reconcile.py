@@ -364,6 +364,7 @@ def test_saved_plan_applies_exactly_and_refuses_when_stale(repo: Repo) -> None:
     # Stale because the specs moved.
     code, _, _ = repo.run("plan", "--out", str(saved))
     repo.edit("specs/models/iris-classifier.yaml", "C: 0.5", "C: 0.6")
+    repo.commit("iris C 0.6")
     code, out, err = repo.run_plain("apply", str(saved), "--repo", str(repo.path))
     assert code == 1 and "the specs changed since this plan was made" in err
     assert (repo.aliases(), repo.version_count()) == before

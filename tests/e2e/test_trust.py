@@ -1,0 +1,235 @@
+"""The pull-request check tells the truth: a preview that cannot train or evaluate fails the
+plan, a preview never changes what main reports, policies on the change fail closed, a dirty
+tree is refused (or recorded as dirty), and policies that read verdicts recorded earlier in the
+same apply are judged when the alias moves."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sklearn.datasets import load_iris
+
+from reconciler.state.invariants import violations
+from reconciler.state.mlflow_store import MlflowStore
+from tests.conftest import ROOT
+from tests.e2e.conftest import SMALL_SPECS, Repo, actions, make_repo
+
+IRIS_CSV = "kind: Dataset\nname: iris\nsource: {csv: data/iris.csv}\ntarget: target\nsplit: {test_size: 0.3, seed: 7}\n"
+
+
+def iris_csv(extra_string_column: bool = False) -> str:
+    frame = load_iris(as_frame=True).frame
+    if extra_string_column:
+        frame["origin"] = ["gaspe" if i % 2 else "quebec" for i in range(len(frame))]
+    return str(frame.to_csv(index=False))
+
+
+def test_a_preview_that_cannot_train_fails_the_plan_in_every_view(repo: Repo, tmp_path: Path) -> None:
+    repo.write("data/iris.csv", iris_csv())
+    repo.write("specs/datasets/iris.yaml", IRIS_CSV)
+    repo.commit("iris from a CSV")
+    assert repo.apply()[0] == 0
+    # The CSV gains a string column: the specs still validate, but nothing can fit on it.
+    repo.git.git.checkout("-b", "string-column")
+    repo.write("data/iris.csv", iris_csv(extra_string_column=True))
+    repo.commit("a string column")
+    versions = repo.version_count()
+
+    markdown, doc = tmp_path / "plan.md", tmp_path / "plan.json"
+    code, out, err = repo.run("plan", "--preview", "--write-markdown", str(markdown), "--write-json", str(doc))
+    assert code == 1, out + err
+    assert "Preview failed:" in out and "train dev/iris-classifier" in out and "could not convert" in out
+    assert "x iris-classifier" in out
+    plan = json.loads(doc.read_text())
+    failed = [s for s in plan["preview"] if s["status"] == "failed"]
+    assert [(s["kind"], s["environment"], s["model"]) for s in failed] == [("train", "dev", "iris-classifier")]
+    blocked = {(a["environment"], a["model"]) for a in actions(plan, "blocked")}
+    assert blocked == {(env, "iris-classifier") for env in ("dev", "staging", "production")}
+    assert all("preview: train" in a["reason"] for a in actions(plan, "blocked"))
+    assert "The preview failed" in markdown.read_text() and "could not convert" in markdown.read_text()
+    assert repo.version_count() == versions, "nothing was registered for the failed candidate"
+
+
+def test_the_text_plan_of_a_preview_shows_each_candidates_metrics_and_deltas(repo: Repo) -> None:
+    assert repo.apply()[0] == 0
+    repo.git.git.checkout("-b", "smaller-c")
+    repo.edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 2.0")
+    repo.commit("smaller C")
+    code, out, err = repo.run("plan", "--preview")
+    assert code == 0, out + err
+    assert "Metrics: candidate vs the version it replaces" in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("dev/iris-classifier  accuracy"))
+    assert " -> " in line and "(" in line, line  # current -> candidate (delta)
+
+
+def test_a_preview_does_not_change_what_main_reports(repo: Repo) -> None:
+    assert repo.apply()[0] == 0
+    main_plan = repo.plan()
+    assert {a["kind"] for a in main_plan["actions"]} == {"noop"}
+    repo.git.git.checkout("-b", "tighter-gate")
+    repo.edit("specs/gates/quality.yaml", "min: 0.8", "min: 0.85")
+    repo.commit("tighten the gate")
+    code, out, err = repo.run("plan", "--preview")
+    assert code == 0, out + err
+
+    repo.git.git.checkout("main")
+    assert repo.plan() == {**main_plan, "id": repo.plan()["id"]}
+    assert {a["kind"] for a in repo.plan()["actions"]} == {"noop"}, "main's plan is unchanged by the preview"
+    code, out, _ = repo.run("status")
+    assert code == 0 and "OutOfSync" not in out
+
+    # Merged, the preview's verdicts are adopted without measuring again.
+    repo.git.git.merge("tighter-gate")
+    plan = repo.plan()
+    evaluates = actions(plan, "evaluate")
+    assert evaluates and all("a preview made" in a["reason"] for a in evaluates)
+    code, out = repo.apply()
+    assert code == 0, out
+    assert "recorded by a preview" in out
+    assert {a["kind"] for a in repo.plan()["actions"]} == {"noop"}
+
+
+def test_a_preview_verdict_is_apart_from_mains(repo: Repo) -> None:
+    """A preview under failing gates records its failure where main never reads it."""
+    assert repo.apply()[0] == 0
+    repo.git.git.checkout("-b", "impossible-gate")
+    repo.edit("specs/gates/quality.yaml", "min: 0.8", "min: 0.9999")
+    repo.commit("an impossible gate")
+    code, out, err = repo.run("plan", "--preview")
+    assert code == 1, out + err  # the tightened gate fails the serving versions: blocked
+    repo.git.git.checkout("main")
+    assert {a["kind"] for a in repo.plan()["actions"]} == {"noop"}
+    code, out, _ = repo.run("status", "--check")
+    assert code == 0 and "invariants hold" in out
+
+
+# --- policies on the change fail closed ---------------------------------------------------
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Repo:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    policy = (ROOT / "policies" / "no-lowered-gates-with-model-change.yaml").read_text()
+    return make_repo(tmp_path / "repo", {**SMALL_SPECS, "policies/no-lowered-gates.yaml": policy}, capsys)
+
+
+def test_a_base_with_invalid_specs_blocks_instead_of_passing(git_repo: Repo) -> None:
+    git_repo.edit("specs/models/iris-classifier.yaml", "seed: 42", "sead: 42")
+    git_repo.commit("a typo")
+    git_repo.edit("specs/models/iris-classifier.yaml", "sead: 42", "seed: 42")
+    git_repo.commit("fixed")
+    for command in ("plan", "apply"):
+        code, out, err = git_repo.run(command)
+        assert code == 1, out + err
+        assert "the specs at HEAD^ do not validate" in err and "--base" in err
+        assert git_repo.registry_is_empty()
+    code, out, err = git_repo.run("plan", "--base", "HEAD~2")
+    assert code == 0, out + err
+
+
+def test_a_shallow_clone_without_the_base_says_how_to_fetch_it(git_repo: Repo, tmp_path: Path) -> None:
+    git_repo.edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.5")
+    git_repo.commit("smaller C")
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", git_repo.path.as_uri(), str(shallow)], check=True)
+    code, out, err = git_repo.run_plain("plan", str(shallow))
+    assert code == 1, out + err
+    assert "shallow" in err and "fetch-depth: 0" in err and "Traceback" not in err
+    assert not (shallow / ".reconciler" / "mlflow.db").exists()
+
+
+def test_the_first_commit_has_nothing_before_it(git_repo: Repo) -> None:
+    code, out, err = git_repo.run("plan")
+    assert code == 0, out + err
+    code, out, err = git_repo.run("plan", "--base", "no-such-branch")
+    assert code == 1 and "'no-such-branch' does not exist" in err
+
+
+# --- dirty trees ---------------------------------------------------------------------------
+
+
+def test_apply_refuses_a_dirty_tree_and_records_one_when_allowed(git_repo: Repo) -> None:
+    git_repo.edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.5")
+    code, out, err = git_repo.run("apply")
+    assert code == 1
+    assert "uncommitted changes" in err and "specs/models/iris-classifier.yaml" in err and "--allow-dirty" in err
+    assert git_repo.registry_is_empty()
+    code, out, err = git_repo.run("plan", "--preview")
+    assert code == 1 and "--allow-dirty" in err
+
+    code, out, err = git_repo.run("apply", "--allow-dirty")
+    assert code == 0, out + err
+    store = MlflowStore(git_repo.uri)
+    rm = store.read().models["iris-classifier"]
+    assert all(v.dirty for v in rm.versions.values())
+    assert all(e.dirty for e in rm.ledger)
+    run = git_repo.client().get_run(next(iter(rm.versions.values())).run_id)
+    assert run.data.tags["reconciler.git_dirty"] == "true"
+    code, out, _ = git_repo.run("history", "iris-classifier")
+    assert code == 0 and "+dirty" in out
+    # Untracked files elsewhere do not make the specs dirty.
+    (git_repo.path / "notes.txt").write_text("scratch")
+    git_repo.commit("C 0.5")
+    (git_repo.path / "scratch.txt").write_text("not read by the reconciler")
+    code, out, err = git_repo.run("apply")
+    assert code == 0, out + err
+
+
+# --- policies that read verdicts recorded in the same apply ------------------------------
+
+
+@pytest.fixture
+def staged_repo(repo: Repo) -> Repo:
+    policy = (ROOT / "policies" / "production-requires-staging.yaml").read_text()
+    repo.write("policies/production-requires-staging.yaml", policy)
+    repo.commit("production requires staging")
+    return repo
+
+
+def test_the_fan_out_flow_reaches_production_under_production_requires_staging(staged_repo: Repo) -> None:
+    for model in ("iris-classifier", "wine-classifier"):
+        code, out, err = staged_repo.run("apply", "--only", f"train:{model}", "--jobs", "1")
+        assert code == 0, out + err
+    code, out = staged_repo.apply()
+    assert code == 0, out
+    assert len(staged_repo.aliases()) == 6
+
+
+def test_one_rerun_after_a_crash_between_dev_and_staging_reaches_production(staged_repo: Repo) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
+    if staged_repo.server_uri:
+        env["MLFLOW_TRACKING_URI"] = staged_repo.server_uri
+    command = [sys.executable, "-m", "reconciler", "apply", str(staged_repo.path), "--jobs", "1"]
+    killed = subprocess.run(
+        command, env={**env, "RECONCILER_KILL_AT": "promote:after-ledger"}, capture_output=True, text=True, check=False
+    )
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    assert staged_repo.aliases() == {("dev", "iris-classifier"): "1"}
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert len(staged_repo.aliases()) == 6
+    staged_repo.check_invariants()
+
+
+def test_the_policy_still_blocks_a_version_that_fails_staging(staged_repo: Repo) -> None:
+    """Judged when the alias moves, with the real verdict: a candidate staging rejects never
+    reaches production, and the plan does not claim otherwise once the verdict exists."""
+    staged_repo.write(
+        "environments/staging.yaml",
+        "kind: Environment\nname: staging\npromotes_from: dev\nmodels:\n"
+        "  iris-classifier: {gates: [strict]}\n  wine-classifier: {gates: [quality]}\n",
+    )
+    staged_repo.write(
+        "specs/gates/strict.yaml", "kind: Gate\nname: strict\nrules:\n  - {metric: accuracy, min: 0.9999}\n"
+    )
+    staged_repo.commit("a strict staging gate")
+    code, out = staged_repo.apply()
+    assert code == 1, out
+    aliases = staged_repo.aliases()
+    assert ("production", "iris-classifier") not in aliases and ("staging", "iris-classifier") not in aliases
+    assert violations(MlflowStore(staged_repo.uri).read()) == []
