@@ -111,3 +111,41 @@ def test_python_dash_m_and_console_script(tmp_path: Path) -> None:
     script = Path(sys.executable).with_name("reconciler")
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and result.stdout.startswith("reconciler ")
+
+
+def csv_dataset(repo: Path, checks: str, rows: int = 150) -> None:
+    from sklearn.datasets import load_iris
+
+    (repo / "data").mkdir(exist_ok=True)
+    load_iris(as_frame=True).frame.head(rows).to_csv(repo / "data" / "iris.csv", index=False)
+    (repo / "specs" / "datasets" / "iris.yaml").write_text(
+        "kind: Dataset\nname: iris\nsource: {csv: data/iris.csv}\ntarget: target\n" + checks
+    )
+
+
+def test_data_contracts_of_local_files_run_in_validate(example_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_dataset(
+        example_repo,
+        "checks:\n  min_rows: 5000\n  columns:\n    petal length (cm): {dtype: int, min: 0}\n",
+    )
+    code, out, _ = run(["validate", str(example_repo)], capsys)
+    assert code == 1, out
+    assert "specs/datasets/iris.yaml:6:13: data contract: 150 rows, fewer than min_rows 5000" in out
+    assert (
+        "specs/datasets/iris.yaml:8:32: data contract: column 'petal length (cm)' has dtype float64, expected int"
+        in out
+    )
+
+
+def test_a_scorer_that_cannot_score_the_target_is_refused(
+    example_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = example_repo / "specs" / "models" / "iris-classifier.yaml"
+    path.write_text(path.read_text().replace("metrics: [accuracy, f1_macro]", "metrics: [accuracy, f1]"))
+    code, out, _ = run(["validate", str(example_repo)], capsys)
+    assert code == 1, out
+    assert "metrics: 'f1' needs a binary target, but dataset 'iris' has 3 classes; use 'f1_macro'" in out
+    # The same from a CSV, where only the data knows the classes.
+    csv_dataset(example_repo, "")
+    code, out, _ = run(["validate", str(example_repo)], capsys)
+    assert code == 1 and "dataset 'iris' has 3 classes" in out

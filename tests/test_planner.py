@@ -88,7 +88,7 @@ def test_failed_verdict_blocks_instead_of_retraining() -> None:
     actual = state([version("1", "fp1", {"dev": 0.9}), v2], {"dev": "1"}, [("dev", "1")])
     (action,) = plan([entry("dev", "fp2")], actual, ["dev"]).actions
     assert action.kind is Kind.BLOCKED
-    assert "accuracy 0.5 (>= 0.8)" in action.reason
+    assert "accuracy 0.5 < 0.8 (needs >= 0.8)" in action.reason
 
 
 def test_upstream_failure_blocks_downstream() -> None:

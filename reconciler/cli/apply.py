@@ -113,6 +113,19 @@ def _selectors(args: argparse.Namespace) -> list[tuple[str, str]]:
     return out
 
 
+def _check_selected_models(args: argparse.Namespace, desired: Desired) -> None:
+    """A misspelt --only must not look like "Nothing to do"."""
+    from reconciler.spec.suggest import did_you_mean
+
+    known = sorted({model for _, model in desired.targets})
+    for kind, model in args.selectors:
+        if model != "*" and model not in known:
+            args.parser_error(
+                f"--only {kind}:{model}: no model '{model}' is deployed by the specs{did_you_mean(model, known)} "
+                f"(known: {', '.join(known) or 'none'})"
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         args.parser_error("--jobs must be at least 1")
@@ -122,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         saved, args.repo = args.repo, args.repo_dir or Path(".")
     repo = check_repo(args)
     desired = load_desired(repo)  # invalid specs stop here, before the registry is even opened
+    _check_selected_models(args, desired)
     refuse_dirty(desired, args.allow_dirty)
     changes_since(repo, desired, args.base)  # a base policies cannot read stops here, before the lock
     store = MlflowStore.for_repo(repo)

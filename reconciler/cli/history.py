@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.diagnostics import ReconcilerError
-from reconciler.render.history import at_date, deployments, history_rows
+from reconciler.render.history import at_date, deployments, history_rows, valid_moment
 from reconciler.render.views import render
 from reconciler.state.mlflow_store import MlflowStore
 
@@ -24,6 +24,10 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.at and not args.env:
         args.parser_error("--at needs --env")
+    if args.at and not valid_moment(args.at):
+        args.parser_error(
+            f"--at {args.at!r}: expected an ISO 8601 date or date and time in UTC, e.g. 2026-11-29 or 2026-11-29T14:00"
+        )
     store = MlflowStore.for_repo(Path(args.repo).absolute())
     rm = store.read_model(args.model)
     if rm is None or not rm.managed:

@@ -13,7 +13,7 @@ from reconciler.cli.common import add_allow_dirty, add_repo, check_repo, open_se
 from reconciler.diagnostics import ReconcilerError
 from reconciler.github import actions as gha
 from reconciler.plan.model import Kind, Plan
-from reconciler.render.views import plan_context, render
+from reconciler.render.views import plan_context, render, rollback_of
 from reconciler.state.actual import ActualState
 from reconciler.vcs.git import Revert, find_reverts
 
@@ -168,12 +168,21 @@ def _online(
 
 
 def _offline(repo: Path, base: str, scope: list[str] | None) -> tuple[Plan, list[Revert]]:
-    from reconciler.engine import changes_between, load_desired, load_desired_at, police, read_base
+    from reconciler.engine import (
+        changes_between,
+        check_untrained_data,
+        load_desired,
+        load_desired_at,
+        police,
+        read_base,
+    )
     from reconciler.plan.diff import spec_changes
     from reconciler.plan.offline import offline_plan
 
     head = load_desired(repo)
     before = read_base(repo, head, base)
+    # Contracts of what would train: a fork's pull request learns of broken data before merging.
+    head = check_untrained_data(head, ActualState("git only", {}), scope)
     reverts = find_reverts(repo, base)
     known = []
     for revert in reverts:
@@ -209,7 +218,7 @@ def _report_to_github(plan: Plan, markdown: str, reverts: list[Revert]) -> None:
             "promotes": counts["promote"] + counts["restore"],
             "blocked": counts["blocked"],
             "drift": counts["restore"],
-            "rollback": bool(reverts),
+            "rollback": rollback_of(plan, reverts) is not None,
             "checked": plan.checked,
             "failed": len(plan.preview_failed),
         }

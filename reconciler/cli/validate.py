@@ -23,5 +23,12 @@ def run(args: argparse.Namespace) -> int:
     if not repo.is_dir():
         args.parser_error(f"repository '{repo}' is not a directory")
     result = load_repo(repo)
-    print(render(result.diagnostics, result.desired.specs.count(), len(result.files), args.format))
-    return 0 if result.ok else 1
+    diagnostics = result.diagnostics
+    if result.ok:
+        # Only on valid specs: the data is read where the specs say, so they must make sense first.
+        from reconciler.data.checks import data_diagnostics
+        from reconciler.spec.catalog import load_catalog
+
+        diagnostics = tuple(sorted((*diagnostics, *data_diagnostics(result.desired, repo.absolute(), load_catalog()))))
+    print(render(diagnostics, result.desired.specs.count(), len(result.files), args.format))
+    return 0 if not any(d.severity == "error" for d in diagnostics) else 1

@@ -77,31 +77,41 @@ _DTYPE_KINDS = {
 
 def check_data(dataset: Dataset, frame: Any) -> list[str]:
     """The dataset's contract; every failure is a sentence naming the column and the numbers."""
-    failures: list[str] = []
+    return [message for _, message in contract_failures(dataset, frame)]
+
+
+SpecPath = tuple[str | int, ...]
+
+
+def contract_failures(dataset: Dataset, frame: Any) -> list[tuple[SpecPath, str]]:
+    """Each failure with the path of the spec field it breaks, for positioned diagnostics."""
+    failures: list[tuple[SpecPath, str]] = []
     checks = dataset.checks
     missing = [c for c in [dataset.target, *(dataset.features or [])] if c not in frame.columns]
     if missing:
-        failures.append(f"missing column {', '.join(repr(c) for c in missing)}")
+        where: SpecPath = ("target",) if dataset.target in missing else ("features",)
+        failures.append((where, f"missing column {', '.join(repr(c) for c in missing)}"))
     if len(frame) < 2:
-        failures.append(f"{len(frame)} rows: too few to split into train and test sets")
+        failures.append((("source",), f"{len(frame)} rows: too few to split into train and test sets"))
     if checks.min_rows is not None and len(frame) < checks.min_rows:
-        failures.append(f"{len(frame)} rows, fewer than min_rows {checks.min_rows}")
+        failures.append((("checks", "min_rows"), f"{len(frame)} rows, fewer than min_rows {checks.min_rows}"))
     if checks.no_nulls:
         nulls = frame.isna().sum()
         for column, count in nulls[nulls > 0].items():
-            failures.append(f"column '{column}' has {int(count)} null values (no_nulls)")
+            failures.append((("checks", "no_nulls"), f"column '{column}' has {int(count)} null values (no_nulls)"))
     for column, rule in checks.columns.items():
+        at: SpecPath = ("checks", "columns", column)
         if column not in frame.columns:
-            failures.append(f"missing column '{column}'")
+            failures.append((at, f"missing column '{column}'"))
             continue
         series = frame[column]
         if rule.dtype is not None and not _dtype_ok(series, rule.dtype):
-            failures.append(f"column '{column}' has dtype {series.dtype}, expected {rule.dtype}")
+            failures.append(((*at, "dtype"), f"column '{column}' has dtype {series.dtype}, expected {rule.dtype}"))
             continue
         if rule.min is not None and len(series) and series.min() < rule.min:
-            failures.append(f"column '{column}' has minimum {_num(series.min())} < {rule.min:g}")
+            failures.append(((*at, "min"), f"column '{column}' has minimum {_num(series.min())} < {rule.min:g}"))
         if rule.max is not None and len(series) and series.max() > rule.max:
-            failures.append(f"column '{column}' has maximum {_num(series.max())} > {rule.max:g}")
+            failures.append(((*at, "max"), f"column '{column}' has maximum {_num(series.max())} > {rule.max:g}"))
     return failures
 
 

@@ -12,6 +12,8 @@ from typing import Any
 from reconciler.spec.kinds import Gate
 
 PLAN_FORMAT = 1
+# The version an offline plan (git alone) cannot know: something is deployed, but which is unread.
+UNKNOWN_VERSION = "?"
 
 
 class Kind(str, Enum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from reconciler.plan.model import Action, DesiredEntry, Kind, Plan
+from reconciler.plan.model import UNKNOWN_VERSION, Action, DesiredEntry, Kind, Plan
 
 ChangesFn = Callable[[Mapping[str, object] | None, Mapping[str, object]], tuple[str, ...]]
 
@@ -44,8 +44,8 @@ def offline_plan(
                         entry.environment,
                         entry.model,
                         entry.fingerprint,
-                        None,
-                        None,
+                        UNKNOWN_VERSION,
+                        UNKNOWN_VERSION,
                         "gates changed: the deployed version is judged again",
                         gates=gates,
                         evaluate_in=(entry.environment,),
@@ -58,15 +58,31 @@ def offline_plan(
                         entry.environment,
                         entry.model,
                         entry.fingerprint,
-                        None,
-                        None,
+                        UNKNOWN_VERSION,
+                        UNKNOWN_VERSION,
                         "unchanged",
                         gates=gates,
                     )
                 )
             continue
         diff = changes(old.spec if old is not None else None, entry.spec)
+        deployed = UNKNOWN_VERSION if old is not None else None
         key = (entry.model, entry.fingerprint)
+        if entry.data_problems and key not in existing:
+            actions.append(
+                Action(
+                    Kind.BLOCKED,
+                    entry.environment,
+                    entry.model,
+                    entry.fingerprint,
+                    deployed,
+                    None,
+                    "data checks failed: " + "; ".join(entry.data_problems),
+                    changes=diff,
+                    gates=gates,
+                )
+            )
+            continue
         if key not in trained and key not in existing:
             trained.add(key)
             why = "new fingerprint (trains unless the registry already holds it)" if old else "new in this environment"
@@ -76,7 +92,7 @@ def offline_plan(
                     entry.environment,
                     entry.model,
                     entry.fingerprint,
-                    None,
+                    deployed,
                     None,
                     why,
                     changes=diff,
@@ -91,7 +107,7 @@ def offline_plan(
                 entry.environment,
                 entry.model,
                 entry.fingerprint,
-                None,
+                deployed,
                 None,
                 "promote once the gates pass",
                 changes=diff,
@@ -107,7 +123,7 @@ def offline_plan(
                     old.environment,
                     old.model,
                     None,
-                    None,
+                    UNKNOWN_VERSION,
                     None,
                     "removed from the environment: delete alias (versions kept)",
                 )

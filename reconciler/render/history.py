@@ -54,6 +54,14 @@ def _parse(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+def valid_moment(text: str) -> bool:
+    try:
+        _parse(text)
+    except ValueError:
+        return False
+    return True
+
+
 def at_date(rm: RegisteredModelState, environment: str, when: str) -> LedgerEntry | None:
     """The ledger entry that set what `environment` held at `when` (None: nothing held)."""
     moment = _parse(when)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from reconciler.plan.model import Action, Kind, Plan
+from reconciler.plan.model import UNKNOWN_VERSION, Action, Kind, Plan
 from reconciler.state.actual import ActualState
 from reconciler.vcs.git import Revert
 
@@ -45,6 +45,8 @@ class Row:
 
 
 def _v(version: str | None, new: bool = False) -> str:
+    if version == UNKNOWN_VERSION:
+        return "(deployed)"
     if version:
         return f"v{version}"
     return "(new)" if new else "(none)"
@@ -95,8 +97,8 @@ class Rollback:
 
 
 def rollback_of(plan: Plan, reverts: Sequence[Revert]) -> Rollback | None:
-    if not reverts:
-        return None
+    if not reverts or not plan.has_changes:
+        return None  # applied already: nothing left to roll back
     first = reverts[0]
     returns = tuple(
         f"{a.environment}/{a.model} {_v(a.from_version)} -> {_v(a.to_version, new=True)}"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 SHIPPED = Path(__file__).with_name("sklearn_catalog.json")
-CATALOG_FORMAT = 1
+CATALOG_FORMAT = 2  # 2: datasets know their number of classes
 
 # Bundled datasets that ship inside the scikit-learn wheel (no download at run time).
 BUNDLED_LOADERS = ("load_iris", "load_wine", "load_breast_cancer", "load_diabetes", "load_digits")
@@ -91,6 +91,7 @@ class DatasetInfo:
     columns: tuple[str, ...]  # features then "target"
     rows: int
     task: str  # classification | regression
+    classes: int = 0  # distinct target values of a classification dataset
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,9 @@ def _from_json(raw: dict[str, Any]) -> Catalog:
         for path, info in raw["estimators"].items()
     }
     datasets = {
-        name: DatasetInfo(loader=name, columns=tuple(d["columns"]), rows=d["rows"], task=d["task"])
+        name: DatasetInfo(
+            loader=name, columns=tuple(d["columns"]), rows=d["rows"], task=d["task"], classes=d.get("classes", 0)
+        )
         for name, d in raw["datasets"].items()
     }
     return Catalog(
@@ -216,6 +219,7 @@ def _build_catalog() -> dict[str, Any]:
             "columns": [str(c) for c in bunch.feature_names] + ["target"],
             "rows": int(bunch.data.shape[0]),
             "task": task,
+            "classes": len(set(target.tolist())) if task == "classification" else 0,
         }
     del Pipeline
     return {

@@ -28,22 +28,35 @@ class RuleResult:
         return text + (" (advisory)" if self.advisory and not self.passed else "")
 
     def _describe(self) -> str:
-        shown = "missing" if self.value is None else f"{self.value:.4g}"
+        """The value against its bound, in words that read right whether it passed or not:
+        `accuracy 0.93 >= 0.8`, `roc_auc 0.5 < 0.7 (needs >= 0.7)`."""
         if self.rule.startswith("max_regression"):
             if self.baseline is None or self.value is None:
                 return f"{self.metric} regression: no baseline ({self.note or 'nothing deployed'})"
             drop = self.baseline - self.value
+            head = f"{self.metric} {self.value:.4g} vs {self.baseline:.4g}: drop"
             if self.rule == "max_regression_relative":
                 rel = drop / abs(self.baseline) if self.baseline else 0.0
-                return f"{self.metric} {shown} vs {self.baseline:.4g}: drop {rel:.2%} (max {self.threshold:.2%})"
-            return f"{self.metric} {shown} vs {self.baseline:.4g}: drop {drop:.4g} (max {self.threshold:g})"
-        if self.rule == "cost_max":
-            return f"{self.metric} {shown} (<= {self.threshold:g})" + (f" {self.note}" if self.note else "")
+                return self._compare(f"{head} {rel:.2%}", "<=", f"{self.threshold:.2%}")
+            return self._compare(f"{head} {drop:.4g}", "<=", f"{self.threshold:g}")
         if self.rule == "baseline_margin":
-            dummy = "missing" if self.baseline is None else f"{self.baseline:.4g}"
-            return f"{self.metric} {shown} vs dummy {dummy} (margin >= {self.threshold:g})"
+            if self.baseline is None or self.value is None:
+                return f"{self.metric} vs dummy: missing (needs a margin >= {self.threshold:g})"
+            head = (
+                f"{self.metric} {self.value:.4g} vs dummy {self.baseline:.4g}: margin {self.value - self.baseline:.4g}"
+            )
+            return self._compare(head, ">=", f"{self.threshold:g}")
         op = ">=" if self.rule == "min" else "<="
-        return f"{self.metric} {shown} ({op} {self.threshold:g})"
+        if self.value is None:
+            text = f"{self.metric} missing (needs {op} {self.threshold:g})"
+        else:
+            text = self._compare(f"{self.metric} {self.value:.4g}", op, f"{self.threshold:g}")
+        return text + (f" {self.note}" if self.rule == "cost_max" and self.note else "")
+
+    def _compare(self, left: str, op: str, bound: str) -> str:
+        if self.passed:
+            return f"{left} {op} {bound}"
+        return f"{left} {'<' if op == '>=' else '>'} {bound} (needs {op} {bound})"
 
 
 @dataclass(frozen=True)

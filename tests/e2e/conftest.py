@@ -109,6 +109,10 @@ class Repo:
         self.git.git.add(A=True)
         return str(self.git.index.commit(message).hexsha)
 
+    def commit_edit(self, rel: str, old: str, new: str) -> str:
+        self.edit(rel, old, new)
+        return self.commit(f"{rel}: {old} -> {new}")
+
     def revert(self, sha: str) -> str:
         self.git.git.revert(sha, no_edit=True)
         return str(self.git.head.commit.hexsha)

@@ -137,7 +137,7 @@ def test_max_and_relative_regression(env: Path, capsys: pytest.CaptureFixture[st
     repo.edit("specs/models/m.yaml", "max_depth: 4", "max_depth: 1")
     repo.commit("shallower")
     code, out = repo.apply()
-    assert code == 1 and "drop" in out and "(max 5.00%)" in out
+    assert code == 1 and "drop" in out and "> 5.00% (needs <= 5.00%)" in out
     assert repo.aliases()[("dev", "m")] == "1"
     repo.edit("specs/gate.yaml", "max_regression: 0.05, relative: true", "max_regression: 0.5, relative: true")
     repo.commit("looser")
@@ -149,7 +149,7 @@ def test_max_and_relative_regression(env: Path, capsys: pytest.CaptureFixture[st
     )
     repo.commit("a ceiling the model exceeds")
     code, out = repo.apply()
-    assert code == 1 and "(<= 0.5)" in out
+    assert code == 1 and "(needs <= 0.5)" in out
     repo.edit("specs/gate.yaml", "max: 0.5", "max: 1.0")
     repo.commit("a ceiling it stays under")
     assert repo.apply()[0] == 0

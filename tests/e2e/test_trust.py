@@ -233,3 +233,96 @@ def test_the_policy_still_blocks_a_version_that_fails_staging(staged_repo: Repo)
     aliases = staged_repo.aliases()
     assert ("production", "iris-classifier") not in aliases and ("staging", "iris-classifier") not in aliases
     assert violations(MlflowStore(staged_repo.uri).read()) == []
+
+
+# --- one bad model never aborts the others ------------------------------------------------
+
+BAD_F1 = """kind: Model
+name: bad-f1
+dataset: iris
+estimator: {class: sklearn.linear_model.LogisticRegression, params: {max_iter: 500}}
+metrics: [accuracy, f1]
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_model_whose_scorer_cannot_score_fails_alone_with_any_jobs(
+    git_repo: Repo, jobs: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    git_repo.write("specs/models/bad-f1.yaml", BAD_F1)
+    git_repo.edit("environments/dev.yaml", "models:\n", "models:\n  bad-f1: {gates: [quality]}\n")
+    git_repo.commit("a model scored with binary f1 on three classes")
+    code, out, _ = git_repo.run("validate")
+    assert code == 1 and "bad-f1.yaml:5:21: metrics: 'f1' needs a binary target" in out
+    monkeypatch.setenv("RECONCILER_PARALLEL_MIN_SECONDS", "0")  # workers even for tiny fits
+    code, out, err = git_repo.run("apply", "--jobs", jobs)
+    assert code == 1, out + err
+    assert "internal error" not in out + err
+    failed = [line for line in err.splitlines() if line.strip().startswith("failed:")]
+    assert failed == [
+        "  failed: train dev/bad-f1: specs/models/bad-f1.yaml: metrics: scikit-learn could not score: "
+        + failed[0].split("could not score: ", 1)[1]
+    ]
+    assert "Target is multiclass" in failed[0]
+    assert len(git_repo.aliases()) == 6, "the other models converged"
+
+
+def test_a_bug_keeps_its_traceback_under_reconciler_debug(git_repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure that is nobody's spec (here: the registry returning garbage for the lock)
+    is an internal error in one line, with the traceback when asked for."""
+    from reconciler.cli import main
+
+    monkeypatch.setattr("reconciler.apply.lock.RegistryLock.fence", lambda self, critical=False: 1 / 0)
+    code, out, err = git_repo.run("apply", "--jobs", "1")
+    assert code == 1 and "internal error: ZeroDivisionError" in err, out + err
+    monkeypatch.setenv("RECONCILER_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["apply", str(git_repo.path), "--jobs", "1"])
+
+
+# --- small lies --------------------------------------------------------------------------
+
+
+def test_only_with_an_unknown_model_is_a_usage_error(git_repo: Repo) -> None:
+    with pytest.raises(SystemExit) as stop:
+        git_repo.run("apply", "--only", "train:iris-clasifier")
+    assert stop.value.code == 2
+    err = git_repo.capsys.readouterr().err
+    assert "no model 'iris-clasifier'" in err and "did you mean 'iris-classifier'" in err
+    assert git_repo.registry_is_empty()
+
+
+def test_history_dates_and_exit_codes(git_repo: Repo) -> None:
+    assert git_repo.apply()[0] == 0
+    with pytest.raises(SystemExit) as stop:
+        git_repo.run("history", "iris-classifier", "--env", "dev", "--at", "yesterday")
+    assert stop.value.code == 2
+    assert "expected an ISO 8601 date" in git_repo.capsys.readouterr().err
+    assert git_repo.run("history", "iris-classifier", "--env", "dev", "--at", "2001-01-01")[0] == 1
+    assert git_repo.run("history", "iris-classifier", "--env", "dev", "--at", "2999-01-01T10:00")[0] == 0
+    assert git_repo.run("history", "no-such-model")[0] == 1
+
+
+def test_the_rollback_label_goes_once_the_revert_is_applied(git_repo: Repo) -> None:
+    assert git_repo.apply()[0] == 0
+    change = git_repo.commit_edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.9")
+    assert git_repo.apply()[0] == 0
+    git_repo.revert(change)
+    code, out, _ = git_repo.run("plan")
+    assert code == 0 and "Rollback: reverts" in out
+    assert git_repo.apply()[0] == 0
+    code, out, _ = git_repo.run("plan")
+    assert code == 0 and "Rollback" not in out
+
+
+def test_the_offline_plan_marks_a_change_with_tilde_and_checks_contracts(git_repo: Repo) -> None:
+    git_repo.commit_edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.9")
+    code, out, err = git_repo.run("plan", "--offline")
+    assert code == 0, out + err
+    assert "~ iris-classifier" in out and "+ iris-classifier" not in out
+    git_repo.write("data/iris.csv", iris_csv())
+    git_repo.write("specs/datasets/iris.yaml", IRIS_CSV + "checks: {min_rows: 5000}\n")
+    git_repo.commit("iris from a CSV, with a contract it breaks")
+    code, out, err = git_repo.run("plan", "--offline")
+    assert code == 1, out + err
+    assert "data checks failed: 150 rows, fewer than min_rows 5000" in out

@@ -1,0 +1,97 @@
+"""Checks that need the data itself, run by `validate` before anything trains: the data
+contract of every dataset read from a file in the repository, and metrics that cannot be
+computed on a dataset's target (a binary-only scorer on a multiclass target)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconciler.data.frames import contract_failures, load_frame
+from reconciler.diagnostics import Diagnostic
+from reconciler.spec.catalog import Catalog
+from reconciler.spec.kinds import CsvSource, Dataset, ParquetSource, SklearnSource
+from reconciler.spec.loader import DesiredState
+
+# Scorers that average over one positive class or need binary scores: on a target with more
+# than two classes scikit-learn raises instead of scoring.
+BINARY_ONLY = frozenset(
+    {
+        "f1",
+        "precision",
+        "recall",
+        "jaccard",
+        "roc_auc",
+        "average_precision",
+        "neg_brier_score",
+        "positive_likelihood_ratio",
+        "neg_negative_likelihood_ratio",
+    }
+)
+
+
+def data_diagnostics(desired: DesiredState, repo: Path, catalog: Catalog) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for name, dataset in sorted(desired.specs.datasets.items()):
+        doc = desired.specs.documents[("Dataset", name)]
+        classes: int | None = None
+        if isinstance(dataset.source, SklearnSource):
+            info = catalog.datasets.get(dataset.source.sklearn)
+            classes = info.classes if info is not None else None
+        elif isinstance(dataset.source, (CsvSource, ParquetSource)):
+            try:
+                frame = load_frame(dataset, repo)
+            except (OSError, ValueError, KeyError) as exc:
+                line, col = doc.position(("source",))
+                out.append(Diagnostic(doc.file, line, col, f"source: cannot read the data: {exc}".splitlines()[0]))
+                continue
+            for path, message in contract_failures(dataset, frame):
+                line, col = doc.position(path)
+                out.append(Diagnostic(doc.file, line, col, f"data contract: {message}"))
+            classes = _classes(dataset, frame)
+        if classes is not None and classes > 2:
+            out.extend(_binary_scorers(desired, name, classes))
+    return out
+
+
+def _classes(dataset: Dataset, frame: object) -> int | None:
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+    if dataset.target not in frame.columns:
+        return None
+    target = frame[dataset.target].dropna()
+    if target.dtype.kind == "f" and not (target == target.round()).all():
+        return None  # a regression target
+    return int(target.nunique())
+
+
+def _binary_scorers(desired: DesiredState, dataset: str, classes: int) -> list[Diagnostic]:
+    out = []
+    for name, model in sorted(desired.specs.models.items()):
+        if model.dataset != dataset:
+            continue
+        doc = desired.specs.documents[("Model", name)]
+        for i, metric in enumerate(model.metrics):
+            if metric not in BINARY_ONLY:
+                continue
+            line, col = doc.position(("metrics", i))
+            instead = MULTICLASS.get(metric)
+            out.append(
+                Diagnostic(
+                    doc.file,
+                    line,
+                    col,
+                    f"metrics: '{metric}' needs a binary target, but dataset '{dataset}' has {classes} classes"
+                    + (f"; use '{instead}'" if instead else ""),
+                )
+            )
+    return out
+
+
+MULTICLASS = {
+    "f1": "f1_macro",
+    "precision": "precision_macro",
+    "recall": "recall_macro",
+    "jaccard": "jaccard_macro",
+    "roc_auc": "roc_auc_ovr",
+}
