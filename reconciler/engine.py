@@ -6,7 +6,7 @@ planner itself stays a pure function of data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,32 @@ def changes_since(repo: Path, head: Desired, revision: str | None) -> dict[tuple
     if not any("change" in compile_expression(p.require).names for p in head.state.specs.policies.values()):
         return None
     return changes_between(read_base(repo, head, revision), head, revision)
+
+
+class LazyChanges(Mapping[tuple[str, str], Mapping[str, Any]]):
+    """The change since the base, computed on first use: a plan where nothing changes (a drift
+    check, a no-op) never reads the base revision, and one where something does still fails
+    closed on an unreadable base."""
+
+    def __init__(self, repo: Path, head: Desired, revision: str | None) -> None:
+        self._args = (repo, head, revision)
+        self._value: dict[tuple[str, str], dict[str, Any]] | None = None
+        self._done = False
+
+    def _get(self) -> dict[tuple[str, str], dict[str, Any]]:
+        if not self._done:
+            self._value = changes_since(*self._args)
+            self._done = True
+        return self._value or {}
+
+    def __getitem__(self, key: tuple[str, str]) -> Mapping[str, Any]:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 def read_base(repo: Path, head: Desired, revision: str) -> Desired:

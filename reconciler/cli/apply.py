@@ -12,7 +12,7 @@ from typing import Any
 from reconciler.apply.executor import Executor, Outcome, Report, describe
 from reconciler.apply.lock import RegistryLock
 from reconciler.cli.common import Session, add_allow_dirty, check_repo, open_session, refuse_dirty
-from reconciler.engine import Desired, changes_since, load_desired
+from reconciler.engine import Desired, LazyChanges, load_desired
 from reconciler.github import actions as gha
 from reconciler.plan.model import Action, Kind, Plan
 from reconciler.render.views import render, rollback_of
@@ -137,22 +137,27 @@ def run(args: argparse.Namespace) -> int:
     desired = load_desired(repo)  # invalid specs stop here, before the registry is even opened
     _check_selected_models(args, desired)
     refuse_dirty(desired, args.allow_dirty)
-    changes_since(repo, desired, args.base)  # a base policies cannot read stops here, before the lock
+    changes = LazyChanges(repo, desired, args.base)
+    len(changes)  # a base policies cannot read stops here, before the lock
     store = MlflowStore.for_repo(repo)
     prefitted = {}
     if args.selectors and saved is None and all(kind == "train" for kind, _ in args.selectors):
-        prefitted = _fit_before_locking(args, repo, store, desired)
+        prefitted = _fit_before_locking(args, repo, store, desired, changes)
     # Planning happens under the lock too: a plan made while another apply runs is stale.
     with RegistryLock(store, timeout=args.lock_timeout, say=lambda text: print(text, flush=True)):
-        return _apply(args, repo, store, saved, desired, prefitted)
+        return _apply(args, repo, store, saved, desired, prefitted, changes)
 
 
-def _fit_before_locking(args: argparse.Namespace, repo: Path, store: MlflowStore, desired: Desired) -> dict[Any, Any]:
+def _fit_before_locking(
+    args: argparse.Namespace, repo: Path, store: MlflowStore, desired: Desired, changes: LazyChanges
+) -> dict[Any, Any]:
     """Fanned-out train jobs fit without the lock (the long part), then record under it; a
     fingerprint registered meanwhile by someone else is reused and this fit is dropped."""
     from reconciler.apply.fit import fit_many, fit_target
 
-    session = open_session(repo, args.env, check_data=True, base=args.base, store=store, desired=desired)
+    session = open_session(
+        repo, args.env, check_data=True, base=args.base, store=store, desired=desired, changes=changes
+    )
     work: dict[tuple[str, str], Any] = {}
     for a in session.plan.only(args.selectors).actions:
         if a.kind is Kind.TRAIN and a.fingerprint:
@@ -170,9 +175,12 @@ def _apply(
     saved: Path | None,
     desired: Desired,
     prefitted: dict[Any, Any],
+    changes: LazyChanges,
 ) -> int:
     # Policies compare with the previous commit: on main, that is what the merge changed.
-    session = open_session(repo, args.env, check_data=True, base=args.base, store=store, desired=desired)
+    session = open_session(
+        repo, args.env, check_data=True, base=args.base, store=store, desired=desired, changes=changes
+    )
     plan = session.plan
     if saved is not None:
         from reconciler.plan import saved as saved_plans

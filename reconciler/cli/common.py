@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.diagnostics import ReconcilerError
-from reconciler.engine import Desired, changes_since, check_untrained_data, load_desired, make_plan, police
+from reconciler.engine import Desired, LazyChanges, check_untrained_data, load_desired, make_plan, police
 from reconciler.plan.model import Plan
 from reconciler.state.actual import ActualState
 from reconciler.state.mlflow_store import MlflowStore
@@ -38,10 +38,12 @@ def open_session(
     base: str | None = None,
     store: MlflowStore | None = None,
     desired: Desired | None = None,
+    changes: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
 ) -> Session:
     """Specs, registry and plan; `base` is the revision policies compare against (the change)."""
     desired = desired or load_desired(repo)
-    changes = changes_since(repo, desired, base)  # a base that cannot be read stops here, before the registry
+    if changes is None:
+        changes = LazyChanges(repo, desired, base)
     store = store or MlflowStore.for_repo(repo)
     actual = store.read()
     if check_data:

@@ -122,19 +122,20 @@ def _online(
 
     from reconciler.apply.executor import Executor
     from reconciler.apply.lock import RegistryLock
-    from reconciler.engine import changes_since, load_desired, make_plan, police
+    from reconciler.engine import LazyChanges, load_desired, make_plan, police
     from reconciler.plan.model import PreviewStep
     from reconciler.spec.catalog import load_catalog
     from reconciler.state.mlflow_store import MlflowStore
 
     desired = load_desired(repo)  # invalid specs stop here, before the registry is opened
     refuse_dirty(desired, allow_dirty)
-    changes_since(repo, desired, base)  # a base policies cannot read stops here, before the lock
+    changes = LazyChanges(repo, desired, base)
+    len(changes)  # a base policies cannot read stops here, before the lock
     store = MlflowStore.for_repo(repo)
     # A preview writes versions and verdicts, so it holds the same lock as apply and plans under
     # it: two previews, or a preview and an apply, never train one fingerprint twice.
     with RegistryLock(store, timeout=lock_timeout, say=lambda text: print(text, file=sys.stderr, flush=True)):
-        session = open_session(repo, scope, check_data=True, base=base, store=store, desired=desired)
+        session = open_session(repo, scope, check_data=True, base=base, store=store, desired=desired, changes=changes)
         candidates = Plan(
             tuple(a for a in session.plan.actions if a.kind in (Kind.TRAIN, Kind.EVALUATE)),
             session.plan.environments,

@@ -12,10 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from reconciler.state.invariants import violations
 from reconciler.state.mlflow_store import MlflowStore
 from tests.conftest import ROOT
-from tests.e2e.conftest import Repo
+from tests.e2e.conftest import SMALL_SPECS, Repo, make_repo
 
 LOST = "lost the registry lock"
 
@@ -65,7 +67,16 @@ def one_version_per_fingerprint(repo: Repo) -> None:
     assert violations(MlflowStore(repo.uri).read()) == []
 
 
-def test_a_run_whose_renewals_fail_stops_and_the_next_one_converges(repo: Repo) -> None:
+@pytest.fixture
+def sqlite_repo(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Repo:
+    """The lock's own logic is the same on both backends; the runs that race on a server are
+    the SIGSTOP and the all-at-once tests below."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return make_repo(tmp_path / "repo", SMALL_SPECS, capsys)
+
+
+def test_a_run_whose_renewals_fail_stops_and_the_next_one_converges(sqlite_repo: Repo) -> None:
+    repo = sqlite_repo
     first = spawn(repo, "apply", RECONCILER_FAIL_AT="lock:renew", RECONCILER_LOCK_LEASE_SECONDS="1.5")
     wait_for(lambda: lock_held(repo) or first.poll() is not None, "the first apply to take the lock")
     second = spawn(repo, "apply", RECONCILER_LOCK_LEASE_SECONDS="1.5")
@@ -96,7 +107,8 @@ def test_an_apply_frozen_past_its_lease_stops_when_resumed(repo: Repo) -> None:
     assert repo.run("status", "--check")[0] == 0
 
 
-def test_a_dead_holder_on_this_host_is_taken_over_at_once(repo: Repo) -> None:
+def test_a_dead_holder_on_this_host_is_taken_over_at_once(sqlite_repo: Repo) -> None:
+    repo = sqlite_repo
     killed = spawn(repo, "apply", RECONCILER_KILL_AT="lock:after-acquire")
     killed.communicate(timeout=300)
     assert killed.returncode == -signal.SIGKILL

