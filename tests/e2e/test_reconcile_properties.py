@@ -48,7 +48,7 @@ def apply_step(repo: Repo, step: tuple[str, str, str], state: dict[str, Any]) ->
     repo.commit(f"step {step}")
 
 
-def check_invariants(repo: Repo) -> None:
+def check_invariants(repo: Repo) -> dict[str, Any]:
     plan = repo.plan()
     pending = [a for a in plan["actions"] if a["kind"] not in ("noop", "blocked")]
     assert pending == [], pending
@@ -76,6 +76,7 @@ def check_invariants(repo: Repo) -> None:
             # Gates tightened after the move: the alias is kept (never take a serving model down
             # on a threshold edit) and reported as blocked (Degraded).
             assert (env, model) in blocked, f"{model}@{env} -> v{version} fails its gates and is not reported"
+    return plan
 
 
 @pytest.mark.slow
@@ -99,6 +100,6 @@ def test_apply_converges_and_guards_every_alias(
         for step in sequence:
             apply_step(repo, step, state)
             code, out = repo.apply()
-            blocked = any(a["kind"] == "blocked" for a in repo.plan()["actions"])
+            plan = check_invariants(repo)
+            blocked = any(a["kind"] == "blocked" for a in plan["actions"])
             assert code == (1 if blocked else 0), out
-            check_invariants(repo)
