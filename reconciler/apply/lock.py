@@ -21,7 +21,7 @@ from types import TracebackType
 
 from reconciler.apply import chaos
 from reconciler.diagnostics import ReconcilerError
-from reconciler.state.mlflow_store import Lease, LeaseLost, MlflowStore
+from reconciler.state.mlflow_store import Lease, LeaseLost, MlflowStore, RegistryError
 
 POLL_SECONDS = 1.0
 
@@ -99,7 +99,14 @@ class RegistryLock:
         self.store.read_lock()
         while True:
             lease = self._lease()
-            held = self.store.try_lock(lease)
+            try:
+                held = self.store.try_lock(lease)
+            except RegistryError:
+                # A busy store (SQLite locked by another writer) while polling: poll again.
+                if time.monotonic() - start >= self.timeout:
+                    raise
+                time.sleep(POLL_SECONDS)
+                continue
             if held is None:
                 self.valid_until = lease.expires
                 break
@@ -132,7 +139,11 @@ class RegistryLock:
         if self.lost is None and time.time() > self.valid_until - self.lease_seconds / 6:
             self.lost = f"the lease ran out at {when(self.valid_until)} without being renewed"
         if self.lost is None and critical:
-            held = self.store.read_lock()
+            try:
+                held = self.store.read_lock()
+            except RegistryError:  # a busy store: once more, then let the error stand
+                time.sleep(POLL_SECONDS / 2)
+                held = self.store.read_lock()
             if held is None or held.token != self.token:
                 self.lost = f"taken over by {held.holder}" if held is not None else "the lock was removed"
         if self.lost is not None:

@@ -350,19 +350,25 @@ class MlflowStore:
             "host": lease.host,
             "pid": str(lease.pid),
         }
-        try:
-            self._call(
-                self.client.create_registered_model,
-                LOCK_MODEL,
-                tags=tags,
-                description="Held by a running `reconciler apply`; see `reconciler unlock`.",
-            )
-            return None
-        except RegistryError as exc:
-            if exc.code != "RESOURCE_ALREADY_EXISTS":
-                raise
-        held = self.read_lock()
-        return held if held is not None else Lease("", "unknown", 0.0, 0.0)
+        for _ in range(5):
+            try:
+                self._call(
+                    self.client.create_registered_model,
+                    LOCK_MODEL,
+                    tags=tags,
+                    description="Held by a running `reconciler apply`; see `reconciler unlock`.",
+                )
+                return None
+            except RegistryError as exc:
+                if exc.code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            held = self.read_lock()
+            if held is not None:
+                return held
+            # Gone between the two calls (released, or retired by a run taking over): try again.
+            # Never report it as an unreadable lock: retiring that would delete the next one.
+        now = time.time()
+        return Lease("", "a run taking over the lock", now, now + 5)
 
     def retire_lock(self, held: Lease) -> bool:
         """Move an expired lock out of the way: renamed to a tombstone named after its token.
@@ -393,13 +399,15 @@ class MlflowStore:
                     self._call(self.client.delete_registered_model, rm.name)
 
     def read_lock(self) -> Lease | None:
+        """The lease that holds the lock; None when nobody does. A lock whose tags cannot be
+        read is a lease with no token that has expired: anyone may remove it."""
         try:
             rm = self._call(self.client.get_registered_model, LOCK_MODEL)
         except RegistryError as exc:
             if exc.code == "RESOURCE_DOES_NOT_EXIST":
                 return None
             raise
-        return _lease(rm.tags)
+        return _lease(rm.tags) or Lease("", "an unreadable lock", 0.0, 0.0)
 
     def renew_lock(self, lease: Lease) -> bool:
         held = self.read_lock()
