@@ -17,7 +17,7 @@ from reconciler.gates.evaluate import gates_hash
 from reconciler.plan.model import Action, DesiredEntry, Plan
 from reconciler.spec.fingerprint import fingerprint
 from reconciler.spec.kinds import Dataset, Model
-from reconciler.spec.loader import DesiredState, LoadResult, load_repo
+from reconciler.spec.loader import SPEC_DIRS, DesiredState, LoadResult, load_repo
 from reconciler.spec.resolve import ResolvedModel, apply_overrides
 from reconciler.state.actual import ActualState, VersionState
 from reconciler.vcs.git import Provenance, export_revision, provenance
@@ -104,11 +104,8 @@ def load_desired(repo: Path, vcs_root: Path | None = None) -> Desired:
         targets[key] = Target(item, entry, root, spec_file, hashes[hkey])
     for hasher in hashers.values():
         hasher.save()
-    inputs = tuple(SPEC_DIRS) + tuple(sorted(_data_files(state)))
+    inputs = SPEC_DIRS + tuple(sorted(_data_files(state)))
     return Desired(state, targets, provenance(vcs_root, inputs if repo == vcs_root else None))
-
-
-SPEC_DIRS = ("specs", "environments", "policies")
 
 
 def _data_files(state: DesiredState) -> set[str]:

@@ -56,6 +56,10 @@ def dead_here(lease: Lease) -> bool:
     return False
 
 
+def _not_ours(held: Lease | None) -> str:
+    return f"taken over by {held.holder}" if held is not None else "the lock was removed"
+
+
 class RegistryLock:
     """Held for a whole run that writes. While held, the store calls `fence` before every
     write: a lease that was lost (taken over) or may have run out (renewals failed, or the
@@ -145,7 +149,7 @@ class RegistryLock:
                 time.sleep(POLL_SECONDS / 2)
                 held = self.store.read_lock()
             if held is None or held.token != self.token:
-                self.lost = f"taken over by {held.holder}" if held is not None else "the lock was removed"
+                self.lost = _not_ours(held)
         if self.lost is not None:
             raise LeaseLost(self.lost)
 
@@ -160,8 +164,7 @@ class RegistryLock:
             try:
                 chaos.fail("lock:renew")
                 if not self.store.renew_lock(lease):
-                    held = self.store.read_lock()
-                    self.lost = f"taken over by {held.holder}" if held is not None else "the lock was removed"
+                    self.lost = _not_ours(self.store.read_lock())
                     return
                 self.valid_until = lease.expires
             except Exception:  # any failure: retry; `fence` stops writes if it lasts
