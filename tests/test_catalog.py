@@ -70,3 +70,26 @@ def test_catalog_for_another_sklearn_version_is_built_and_cached(
 def test_constraints(constraint: Constraint, good: list[object], bad: list[object]) -> None:
     assert all(constraint.accepts(v) for v in good)
     assert not any(constraint.accepts(v) for v in bad)
+
+
+def test_every_parameter_that_reaches_the_file_system_is_refused() -> None:
+    """Parameters that make scikit-learn open, write or unpickle files are refused for every
+    estimator that has them; a new scikit-learn adding one (an option naming files, a `memory`)
+    fails here until the rule covers it."""
+    from reconciler.spec.semantics import UNSAFE_PARAMS, check_params
+
+    c = load_catalog()
+    file_options = {"filename", "file"}
+    seen: set[str] = set()
+    for info in c.estimators.values():
+        for name in info.params:
+            options = {v for con in info.constraints.get(name, ()) if con.kind == "options" for v in con.values}
+            if name == "memory" or options & file_options:
+                assert name in UNSAFE_PARAMS, f"{info.path}.{name} can reach files and is not refused"
+                seen.add(name)
+                if info.path == cat.PIPELINE:
+                    continue  # a Pipeline takes only `verbose` (checked with its steps)
+                bad = "filename" if options & file_options else "cache"
+                problems = list(check_params({name: bad}, info, ("params",)))
+                assert problems and "only" in problems[0].message, (info.path, name)
+    assert seen == set(UNSAFE_PARAMS), "every refusal matches a parameter the catalog has"

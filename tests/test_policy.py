@@ -197,3 +197,112 @@ def test_rules_on_the_same_metric_pair_up_in_order() -> None:
     base = [gate([{"metric": "accuracy", "min": 0.8}, {"metric": "accuracy", "max_regression": 0.05}])]
     head = [gate([{"metric": "accuracy", "min": 0.7}, {"metric": "accuracy", "max_regression": 0.05}])]
     assert [(c["field"], c["from"], c["to"]) for c in loosened(base, head)] == [("min", 0.8, 0.7)]
+
+
+# Each of these built a string or list of a gigabyte or more (or ran for days) before the
+# sandbox bounded every way to build one; now each blocks with its reason in well under a second.
+BOMBS = [
+    ("'x'.ljust(1000000000) | length > 0", "too large"),
+    ("'x'.rjust(1000000000) | length > 0", "too large"),
+    ("'x'.center(1000000000) | length > 0", "too large"),
+    ("'1'.zfill(1000000000) | length > 0", "too large"),
+    ("'\\t'.expandtabs(1000000000) | length > 0", "too large"),
+    ("('%1000000000d' % 1) | length > 0", "too wide"),
+    ("('%*d' % (1000000000, 1)) | length > 0", "too wide"),
+    ("('%.1000000000f' % 1.0) | length > 0", "too wide"),
+    ("'{:>1000000000}'.format(1) | length > 0", "too large"),
+    ("'{:{}}'.format(1, 1000000000) | length > 0", "too large"),
+    ("'{0:>{1}}'.format_map({'0': 1, '1': 10**9}) | length > 0", ""),
+    ("(('{0}' * 2500).format('x' * 10000)) | length > 0", "too large"),
+    ("(range(10000) | join('x' * 10000)) | length > 0", "too large"),
+    ("(('x' * 10000).join(range(10000) | map('string'))) | length > 0", "too large"),
+    ("(('x' * 10000).replace('x', 'y' * 10000)) | length > 0", "too large"),
+    ("(('x' * 10000) | replace('x', 'y' * 10000)) | length > 0", "too large"),
+    ("(([[1] * 10000] * 10) | sum(start=[])) | length > 0", "numbers only"),
+    (
+        "(('x' * 10000) + ('x' * 10000) + ('x' * 10000) + ('x' * 10000) + ('x' * 10000) + ('x' * 10000)"
+        " + ('x' * 10000) + ('x' * 10000) + ('x' * 10000) + ('x' * 10000) + ('x' * 10000)) | length > 0",
+        "too large",
+    ),
+    (
+        "(('x' * 10000) ~ ('x' * 10000) ~ ('x' * 10000) ~ ('x' * 10000) ~ ('x' * 10000) ~ ('x' * 10000)"
+        " ~ ('x' * 10000) ~ ('x' * 10000) ~ ('x' * 10000) ~ ('x' * 10000) ~ ('x' * 10000)) | length > 0",
+        "too large",
+    ),
+    ("range(10**10) | list", "Range too big"),
+    ("range(20000) | list | length > 0", "Range too big"),
+]
+
+
+@pytest.mark.parametrize(("expression", "error"), BOMBS)
+def test_every_way_to_build_something_big_is_bounded(expression: str, error: str) -> None:
+    (violation,) = check([policy(expression)], "dev", "m", context(), stage="plan")
+    assert violation.severity == "error"
+    assert "could not be evaluated" in violation.message and error in violation.message, violation.message
+
+
+SMALL_USES = [
+    "'x'.center(10) | length == 10",
+    "['a', 'b'] | join(', ') == 'a, b'",
+    "'{:>5}'.format(1) == '    1'",
+    "('%3d' % 7) == '  7'",
+    "[1, 2.5] | sum == 3.5",
+    "('a' ~ 'b') == 'ab'",
+    "'ab'.replace('a', 'c') == 'cb'",
+]
+
+
+@pytest.mark.parametrize("expression", SMALL_USES)
+def test_small_uses_of_the_same_tools_still_work(expression: str) -> None:
+    assert check([policy(expression)], "dev", "m", context(), stage="plan") == []
+
+
+@pytest.mark.parametrize("filter_name", ["center(10)", "indent(10)", "format(1)", "wordwrap(5)", "random", "batch(2)"])
+def test_filters_outside_the_allowlist_are_refused_at_validate(filter_name: str) -> None:
+    with pytest.raises(PolicySyntaxError, match="No filter named"):
+        compile_expression(f"model.name | {filter_name}")
+
+
+def test_a_message_that_loops_forever_is_stopped_and_the_violation_stands() -> None:
+    loops = "{% for a in range(10000) %}{% for b in range(10000) %}{% for c in range(10000) %}"
+    loops += "{% if a < 0 %}{{ a }}{% endif %}"
+    endfors = "{% endfor %}{% endfor %}{% endfor %}"
+    import time
+
+    started = time.monotonic()
+    (violation,) = check([policy("false", message=loops + endfors)], "dev", "m", context(), stage="plan")
+    assert time.monotonic() - started < 30  # without the budget: 10^12 iterations
+    assert violation.severity == "error"
+    assert "could not be rendered" in violation.message and "budget" in violation.message
+
+
+def test_a_message_that_prints_a_gigabyte_is_cut() -> None:
+    flood = "{% for a in range(10000) %}{% for b in range(10000) %}{{ 'x' * 10000 }}{% endfor %}{% endfor %}"
+    (violation,) = check([policy("false", message=flood)], "dev", "m", context(), stage="plan")
+    assert len(violation.message) < 5000 and "message cut at" in violation.message
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("require", "(" * 5000 + "1" + ")" * 5000),
+        ("message", "{%if 1%}" * 230 + "x" + "{%endif%}" * 230),
+        ("message", "{%for a in range(1)%}" * 100 + "x" + "{%endfor%}" * 100),
+        ("require", "not " * 990 + "true"),
+    ],
+)
+def test_deeply_nested_policies_are_a_positioned_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, text: str
+) -> None:
+    from tests.conftest import copy_examples
+
+    repo = copy_examples(tmp_path / "r")
+    other = {"require": "true", "message": "m"}
+    other[field] = text
+    body = "kind: Policy\nname: deep\nrequire: '" + other["require"] + "'\nmessage: '" + other["message"] + "'\n"
+    (repo / "policies" / "deep.yaml").write_text(body)
+    assert main(["validate", str(repo)]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    line = 3 if field == "require" else 4
+    assert f"policies/deep.yaml:{line}:" in out and field in out, out[:500]

@@ -389,7 +389,9 @@ class Policy(Object):
     require: Annotated[str, StringConstraints(min_length=1, max_length=4000)] = Field(
         description="A Jinja2 expression that must be true, e.g. model.owner != ''"
     )
-    message: str = Field(default="", description="Shown on violation; may use {{ }} over the same context.")
+    message: Annotated[str, StringConstraints(max_length=4000)] = Field(
+        default="", description="Shown on violation; may use {{ }} over the same context."
+    )
 
 
 Kind = Dataset | Model | Gate | Environment | Policy

@@ -151,7 +151,7 @@ def build(
 
     for located in check_references(specs.datasets, specs.models, specs.gates, specs.environments):
         report(located)
-    resolved = _resolve(specs, flawed, report, catalog)
+    resolved = _resolve(specs, flawed, report, catalog, repo)
     for located in check_spec_policies(specs, resolved, flawed):
         report(located)
     desired = DesiredState(specs, tuple(environment_order(specs.environments)), resolved)
@@ -209,7 +209,7 @@ def _strip(data: Any, locs: list[tuple[Any, ...]]) -> Any:
 
 
 def _resolve(
-    specs: SpecSet, flawed: set[tuple[str, str]], report: Any, catalog: Catalog
+    specs: SpecSet, flawed: set[tuple[str, str]], report: Any, catalog: Catalog, repo: Path
 ) -> dict[tuple[str, str], ResolvedModel]:
     resolved: dict[tuple[str, str], ResolvedModel] = {}
     for env in specs.environments.values():
@@ -220,9 +220,9 @@ def _resolve(
             model = base
             if deployment.overrides:
                 merged = apply_overrides(base, deployment.overrides)
-                known = set(check_model(base, catalog))
+                known = set(check_model(base, catalog, repo))
                 model_or_none = _validate_override(
-                    env, model_name, merged, deployment.overrides, known, report, catalog
+                    env, model_name, merged, deployment.overrides, known, report, catalog, repo
                 )
                 if model_or_none is None:
                     continue
@@ -257,6 +257,7 @@ def _validate_override(
     known: set[Problem],
     report: Any,
     catalog: Catalog,
+    repo: Path,
 ) -> Model | None:
     """Validate a model with an environment's overrides; report only what the overrides broke."""
     prefix = ("models", model_name, "overrides")
@@ -265,7 +266,8 @@ def _validate_override(
     except ValidationError as exc:
         problems = from_validation_error(exc, merged, Model)
     else:
-        problems = [p for p in check_model(model, catalog) if p not in known]
+        # The repository too: an override's paths (a monitoring batch) stay inside it like the model's own.
+        problems = [p for p in check_model(model, catalog, repo) if p not in known]
         if not problems:
             return model
     for problem in problems:

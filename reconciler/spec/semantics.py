@@ -153,9 +153,33 @@ def _check_pipeline(est: Estimator, path: Path_, catalog: Catalog) -> Iterator[P
         yield from check_params(step.params, info, (*here, "params"))
 
 
+# Parameters that would make scikit-learn touch the file system or the machine beyond the fit,
+# with the values that keep it to the data in memory. Found by reading every parameter name in
+# the catalog (tests/test_catalog.py keeps the list complete for the installed scikit-learn).
+UNSAFE_PARAMS: dict[str, tuple[tuple[Any, ...], str]] = {
+    "memory": (
+        (None,),
+        "'memory' makes scikit-learn cache fits on disk with joblib and load them back with pickle "
+        "(a committed cache would run code in the job); specs are data, so only null is allowed",
+    ),
+    "input": (
+        ("content",),
+        "'input' other than 'content' makes the vectorizer open files named by the data; only 'content' is allowed",
+    ),
+}
+MAX_N_JOBS = 64  # joblib starts one process per job: a huge n_jobs is a fork bomb
+
+
 def check_params(params: dict[str, Any], info: EstimatorInfo, path: Path_) -> Iterator[Problem]:
     short = info.path.rsplit(".", 1)[-1]
     for name, value in params.items():
+        unsafe = UNSAFE_PARAMS.get(name)
+        if unsafe is not None and name in info.params and not any(value == ok for ok in unsafe[0]):
+            yield Problem((*path, name), unsafe[1])
+            continue
+        if name == "n_jobs" and isinstance(value, int) and abs(value) > MAX_N_JOBS:
+            yield Problem((*path, name), f"n_jobs must be between -{MAX_N_JOBS} and {MAX_N_JOBS} (got {value})")
+            continue
         if _looks_like_estimator(value):
             yield Problem(
                 (*path, name),
