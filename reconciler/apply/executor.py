@@ -109,6 +109,7 @@ class Executor:
         self.policy_gate = policy_gate
         # Seeded with the state the plan was made from; every write refreshes what it touched.
         self.models: dict[str, RegisteredModelState | None] = dict(actual.models) if actual else {}
+        self.unmanaged = actual.unmanaged if actual else frozenset()
         self.failed_fingerprints: dict[tuple[str, str], str] = {}
         self.plan_id = ""
         self._fitted: OrderedDict[tuple[str, str], Any] = OrderedDict()
@@ -227,6 +228,9 @@ class Executor:
     def _step(self, action: Action) -> tuple[str, str, str | None]:
         if action.kind is Kind.BLOCKED:
             return "failed", action.reason, action.to_version
+        refusal = self._refusal(action)
+        if refusal is not None:
+            return "failed", refusal, None
         if action.kind is Kind.TRAIN:
             return self._train(action)
         if action.kind is Kind.EVALUATE:
@@ -236,6 +240,32 @@ class Executor:
         if action.kind is Kind.DEMOTE:
             return self._demote(action)
         return "skipped", "nothing to do", None
+
+    def _refusal(self, action: Action) -> str | None:
+        """Whatever the plan says, an action touches only what the reconciler owns.
+
+        The planner never makes such an action; this holds when the plan came from elsewhere
+        (a saved plan file, a future caller) and keeps a mistake from reaching the registry.
+        """
+        if action.model in self.unmanaged:
+            return f"registered model '{action.model}' is not managed by the reconciler; not touched"
+        if action.kind is not Kind.DEMOTE:
+            if (action.environment, action.model) not in self.targets:
+                return f"'{action.model}' is not deployed to '{action.environment}' by the specs; not touched"
+            return None
+        rm = self._model(action.model)
+        current = rm.aliases.get(action.environment) if rm is not None else None
+        if rm is None or current is None:
+            return None  # nothing to delete: the demote is already done
+        if (action.environment, action.model) in self.targets:
+            return f"the specs deploy '{action.model}' to '{action.environment}'; its alias is not deleted"
+        last = rm.last_move(action.environment)
+        if last is None or last.to_version != current:
+            return (
+                f"alias '{action.environment}' of '{action.model}' (v{current}) was not set by the reconciler; "
+                "not deleted"
+            )
+        return None
 
     # --- train ----------------------------------------------------------------------------
 

@@ -185,8 +185,9 @@ def _apply(
     if saved is not None:
         from reconciler.plan import saved as saved_plans
 
-        plan, state, specs = saved_plans.load(saved, session.store.location)
+        from_file, state, specs = saved_plans.load(saved, session.store.location)
         saved_plans.check_fresh(saved, state, specs, session.actual, session.desired.entries)
+        saved_plans.check_same_actions(saved, from_file, plan)
         print(f"Applying the saved plan {saved} (plan {plan.id})")
     if args.selectors:
         plan = plan.only(args.selectors)

@@ -205,8 +205,9 @@ def _demotions(env: str, actual: ActualState, wanted: set[tuple[str, str]]) -> l
         current = rm.aliases.get(env)
         if current is None or (env, name) in wanted:
             continue
-        if rm.last_move(env) is None:
-            continue  # an alias the reconciler never set is not ours to delete
+        last = rm.last_move(env)
+        if last is None or last.to_version != current:
+            continue  # an alias the reconciler never set (or one moved by hand since) is not ours to delete
         out.append(
             Action(
                 Kind.DEMOTE,

@@ -1,5 +1,11 @@
 """Saved plans: `plan --out FILE` then `apply FILE` applies exactly that plan, or refuses when
-the registry or the specs moved since (like Terraform's stale saved plans)."""
+the registry or the specs moved since (like Terraform's stale saved plans).
+
+The file is not trusted to say what to do: it sits in a workspace or an artifact anyone with
+write access can edit. Apply recomputes the plan from the specs and the registry, checks that
+the file's serials still describe them, and runs the recomputed actions only if they are exactly
+the file's; an edited action (an appended demote, a rewritten promote) is refused.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +30,10 @@ def state_serial(actual: ActualState) -> str:
         name: {
             "aliases": dict(sorted(rm.aliases.items())),
             "versions": {
-                v: {"fp": s.fingerprint, **{k: s.tags[k] for k in sorted(s.tags) if k.startswith(t.GATE_PREFIX)}}
+                v: {
+                    "fp": s.fingerprint,
+                    **{k: s.tags[k] for k in sorted(s.tags) if k.startswith((t.GATE_PREFIX, t.PREVIEW_PREFIX))},
+                }
                 for v, s in sorted(rm.versions.items())
             },
             "ledger": len(rm.ledger),
@@ -56,9 +65,11 @@ def save(path: Path, plan: Plan, actual: ActualState, entries: Sequence[DesiredE
 def load(path: Path, plan_location: str) -> tuple[Plan, str, str]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        if doc.get("saved_plan") != SAVED_FORMAT:
+        if not isinstance(doc, dict) or doc.get("saved_plan") != SAVED_FORMAT:
             raise ValueError("not a saved plan of this format")
         raw = doc["plan"]
+        if not isinstance(raw, dict) or not isinstance(raw.get("actions"), list):
+            raise ValueError("'plan.actions' is not a list")
         actions = tuple(_action(a) for a in raw["actions"])
         plan = Plan(
             actions,
@@ -69,11 +80,16 @@ def load(path: Path, plan_location: str) -> tuple[Plan, str, str]:
             bool(raw.get("checked_against_registry", True)),
         )
         return plan, str(doc["state_serial"]), str(doc["specs_serial"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ReconcilerError(f"{path}: not a readable saved plan ({exc})") from exc
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise ReconcilerError(f"{path}: not a readable saved plan ({type(exc).__name__}: {str(exc)[:200]})") from exc
 
 
-def _action(raw: dict[str, Any]) -> Action:
+def _action(raw: Any) -> Action:
+    if not isinstance(raw, dict):
+        raise ValueError("an action is not an object")
+    for key in ("environment", "model"):
+        if not isinstance(raw.get(key), str):
+            raise ValueError(f"an action's '{key}' is not a string")
     return Action(
         kind=Kind(raw["kind"]),
         environment=raw["environment"],
@@ -104,3 +120,26 @@ def check_fresh(
             f"{path}: the specs changed since this plan was made (specs {saved_specs}, now {now_specs}); "
             "run `reconciler plan --out` again"
         )
+
+
+def check_same_actions(path: Path, saved: Plan, recomputed: Plan) -> None:
+    """The file's actions must be exactly those its inputs give: nothing added, removed or changed."""
+    mine = [a.to_dict() for a in saved.actions]
+    derived = [a.to_dict() for a in recomputed.actions]
+    if mine == derived:
+        return
+    index = next(
+        (i for i, (a, b) in enumerate(zip(mine, derived, strict=False)) if a != b), min(len(mine), len(derived))
+    )
+    if index < len(mine):
+        a = saved.actions[index]
+        what = f"action {index + 1} ({a.kind.value} {a.environment}/{a.model})"
+        why = "is not one the specs and the registry give" if index >= len(derived) else "differs from the plan"
+    else:
+        b = recomputed.actions[index]
+        what = f"action {index + 1} ({b.kind.value} {b.environment}/{b.model})"
+        why = "is missing from the file"
+    raise ReconcilerError(
+        f"{path}: {what} {why}: the file's actions are not the ones its specs and registry state give "
+        "(was it edited?); nothing was applied. Run `reconciler plan --out` again"
+    )
