@@ -32,6 +32,7 @@ from reconciler.spec.fingerprint import spec_hash
 from reconciler.state import tags as t
 from reconciler.state.actual import ActualState, LedgerEntry, RegisteredModelState, Verdict, VersionState
 from reconciler.state.mlflow_store import Candidate, LeaseLost, MlflowStore, RegistryUnavailable
+from reconciler.state.signing import METRICS_SIGNATURE, sign, sign_metrics
 from reconciler.vcs.git import Provenance
 
 
@@ -389,8 +390,10 @@ class Executor:
         return ("failed" if failed else "done"), message, version.version
 
     def _record_verdict(self, version: VersionState, key: str, verdict: Verdict) -> VersionState:
-        self.store.set_version_tag(version.model, version.version, key, verdict.to_json())
-        version = replace(version, tags={**version.tags, key: verdict.to_json()})
+        text = sign(verdict.to_json(), version.model, version.version, version.fingerprint, key)
+        self.store.set_version_tag(version.model, version.version, key, text)
+        aside = {k: v for k, v in version.set_aside.items() if k != key}
+        version = replace(version, tags={**version.tags, key: text}, set_aside=aside)
         self._remember(version)
         return version
 
@@ -420,6 +423,14 @@ class Executor:
 
     def _measure(self, version: VersionState, wanted: set[str], target: Target, *, record: bool) -> dict[str, float]:
         """Recorded measurements, completing the missing ones on the target's test split."""
+        stale = [k for k in version.set_aside if k.startswith(t.METRIC_PREFIX)]
+        if record and stale:
+            # Measurements whose signature failed are removed, not re-signed: signing them would
+            # vouch for numbers nobody here measured. What the gates need is measured again.
+            for key in stale:
+                self.store.delete_version_tag(version.model, version.version, key)
+            version = replace(version, set_aside={k: v for k, v in version.set_aside.items() if k not in stale})
+            self._remember(version)
         known = version.metrics if record else {}
         missing = wanted - set(known) - ({TRAINING_SECONDS} if record else set())
         if not missing:
@@ -428,9 +439,12 @@ class Executor:
         if record:
             for key, value in computed.items():
                 self.store.set_version_tag(version.model, version.version, t.METRIC_PREFIX + key, repr(value))
-            self._remember(
-                replace(version, tags={**version.tags, **{t.METRIC_PREFIX + k: repr(v) for k, v in computed.items()}})
-            )
+            tags = {**version.tags, **{t.METRIC_PREFIX + k: repr(v) for k, v in computed.items()}}
+            signature = sign_metrics(version.model, version.version, version.fingerprint, tags)
+            if signature is not None:
+                self.store.set_version_tag(version.model, version.version, METRICS_SIGNATURE, signature)
+                tags[METRICS_SIGNATURE] = signature
+            self._remember(replace(version, tags=tags))
         return {**known, **computed}
 
     def _estimator(self, version: VersionState) -> Any:

@@ -39,7 +39,10 @@ def holder_name() -> str:
 
 
 def when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):
+        return "an unreadable time"
 
 
 def dead_here(lease: Lease) -> bool:

@@ -120,6 +120,13 @@ class VersionState:
     source: str
     created: str  # ISO timestamp
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Tags set aside because their signature did not verify (verdicts, measurements): kept to
+    # be reported and replaced, never read as the version's record.
+    set_aside: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def untrusted(self) -> tuple[str, ...]:
+        return tuple(sorted(self.set_aside))
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -171,6 +178,9 @@ class VersionState:
         return self.tags.get(t.DIRTY) == "true"
 
 
+MAX_LEDGER_SEQ = 999_999_999  # a billion alias moves; a larger number was not written by us
+
+
 @dataclass(frozen=True)
 class LedgerEntry:
     """One alias move made by the reconciler (MLflow keeps no history of alias moves)."""
@@ -203,22 +213,24 @@ class LedgerEntry:
 
     @classmethod
     def from_tag(cls, key: str, text: str) -> LedgerEntry | None:
+        """None for an entry that is not one the reconciler wrote (broken JSON, wrong types, a
+        sequence number out of range): hand-edited tags are skipped, never half-read."""
         try:
-            seq = int(key[len(t.LEDGER_PREFIX) :])
+            digits = key[len(t.LEDGER_PREFIX) :]
+            if not digits.isdigit() or len(digits) > len(str(MAX_LEDGER_SEQ)):
+                return None
             raw = json.loads(text)
+            if not isinstance(raw, dict) or not isinstance(raw.get("env"), str):
+                return None
+            commit, at, plan, reason, gates = (raw.get(k, "") for k in ("commit", "at", "plan", "reason", "gates"))
+            before, after = raw.get("from"), raw.get("to")
+            texts_ok = all(isinstance(v, str) for v in (commit, at, plan, reason, gates))
+            if not texts_ok or not all(v is None or isinstance(v, str) for v in (before, after)):
+                return None
             return cls(
-                seq,
-                raw["env"],
-                raw.get("from"),
-                raw.get("to"),
-                raw.get("commit", ""),
-                raw.get("at", ""),
-                raw.get("plan", ""),
-                raw.get("reason", ""),
-                raw.get("gates", ""),
-                bool(raw.get("dirty", False)),
+                int(digits), raw["env"], before, after, commit, at, plan, reason, gates, raw.get("dirty") is True
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, RecursionError):
             return None
 
 
@@ -258,15 +270,22 @@ def parse_ledger(tags: Mapping[str, str]) -> tuple[LedgerEntry, ...]:
 def version_state(
     model: str, version: object, created_ms: int | None, run_id: str | None, source: str | None, tags: Mapping[str, str]
 ) -> VersionState:
-    """One version as the registry holds it, whichever way it was read (MLflow or SQLite)."""
+    """One version as the registry holds it, whichever way it was read (MLflow or SQLite).
+    Verdicts that do not carry a valid signature (when a verdict key is set) are set aside here,
+    at the one place every read passes, so nothing downstream can act on them."""
+    from reconciler.state.signing import split_trusted
+
+    fingerprint = tags.get(t.FINGERPRINT, "")
+    kept, aside = split_trusted(model, str(version), fingerprint, tags)
     return VersionState(
         model=model,
         version=str(version),
-        fingerprint=tags.get(t.FINGERPRINT, ""),
+        fingerprint=fingerprint,
         run_id=run_id,
         source=source or "",
         created=datetime.fromtimestamp((created_ms or 0) / 1000, tz=timezone.utc).isoformat(),
-        tags=dict(tags),
+        tags=kept,
+        set_aside=aside,
     )
 
 

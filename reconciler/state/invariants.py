@@ -13,6 +13,8 @@ def violations(actual: ActualState) -> list[str]:
     for name, rm in sorted(actual.models.items()):
         seen: dict[str, str] = {}
         for version in sorted(rm.versions.values(), key=lambda v: int(v.version)):
+            for tag in version.untrusted:
+                out.append(f"{name} v{version.version}: {tag} is not signed with the verdict key; it is not trusted")
             if not version.fingerprint:
                 out.append(f"{name} v{version.version}: no fingerprint tag")
             elif version.fingerprint in seen:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import time
 import warnings
@@ -22,6 +23,7 @@ from reconciler.diagnostics import ReconcilerError
 from reconciler.redact import redact
 from reconciler.state import tags as t
 from reconciler.state.actual import (
+    MAX_LEDGER_SEQ,
     ActualState,
     LedgerEntry,
     RegisteredModelState,
@@ -30,6 +32,7 @@ from reconciler.state.actual import (
     registered_model_state,
     version_state,
 )
+from reconciler.state.signing import METRICS_SIGNATURE, sign_metrics
 
 EXPERIMENT = "reconciler"
 MONITOR_EXPERIMENT = "reconciler-monitoring"
@@ -300,12 +303,25 @@ class MlflowStore:
             model_id=info.model_id,
         )
         chaos.point("store:after-register")
+        # The version number is known only now; until this tag lands the metrics are untrusted
+        # (with a verdict key set), which only means they are measured again.
+        signature = sign_metrics(c.model_name, str(mv.version), c.tags.get(t.FINGERPRINT, ""), version_tags)
+        if signature is not None:
+            self.set_version_tag(c.model_name, str(mv.version), METRICS_SIGNATURE, signature)
         # Never trust a version number we have not read back (MLflow computes MAX+1).
         return _version_state(self._call(self.client.get_model_version, c.model_name, str(mv.version)))
 
     def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
         self._fenced()
         self._call(self.client.set_model_version_tag, model, version, key, value)
+
+    def delete_version_tag(self, model: str, version: str, key: str) -> None:
+        self._fenced()
+        try:
+            self._call(self.client.delete_model_version_tag, model, version, key)
+        except RegistryError as exc:
+            if exc.code != "RESOURCE_DOES_NOT_EXIST":
+                raise
 
     def move_alias(self, model: str, alias: str, expected: str | None, to: str | None) -> tuple[LedgerEntry, ...]:
         """Compare-and-set: move only if the alias still points where the plan saw it. Returns
@@ -318,12 +334,14 @@ class MlflowStore:
             raise ReconcilerError(
                 f"alias {model}@{alias} moved while applying (expected {_v(expected)}, found {_v(now)}); run plan again"
             )
+        ledger = parse_ledger(rm.tags)
+        _next_seq(model, ledger)  # a ledger that cannot take the entry stops the move before it is made
         if to is None:
             if now is not None:
                 self._call(self.client.delete_registered_model_alias, model, alias)
         else:
             self._call(self.client.set_registered_model_alias, model, alias, to)
-        return parse_ledger(rm.tags)
+        return ledger
 
     def append_ledger(
         self, model: str, entry: LedgerEntry, known: tuple[LedgerEntry, ...] | None = None
@@ -333,7 +351,7 @@ class MlflowStore:
         existing = (
             known if known is not None else parse_ledger(self._call(self.client.get_registered_model, model).tags)
         )
-        seq = existing[-1].seq + 1 if existing else 1
+        seq = _next_seq(model, existing)
         stored = replace(entry, seq=seq)
         self._fenced()
         self._call(self.client.set_registered_model_tag, model, f"{t.LEDGER_PREFIX}{seq:06d}", stored.to_json())
@@ -431,8 +449,21 @@ class MlflowStore:
         return held
 
     def load_model(self, model: str, version: str) -> Any:
-        self.calls += 1
-        return self._mlflow.sklearn.load_model(f"models:/{model}/{version}")
+        """The fitted estimator of a version, loaded without running code from the registry.
+
+        Anyone who can write to the registry can register a version, so its artifact is not
+        trusted: MLflow's own loader unpickles (and puts a model's `code` directory on sys.path),
+        and even its skops path trusts the type list the artifact declares. Here only the skops
+        format is read, and only types from scikit-learn, NumPy and SciPy are trusted, whatever
+        the artifact says."""
+        try:
+            local = Path(
+                self._call(self._mlflow.artifacts.download_artifacts, artifact_uri=f"models:/{model}/{version}")
+            )
+            flavors = self._call(self._mlflow.models.Model.load, str(local)).flavors
+        except RegistryError as exc:
+            raise ReconcilerError(f"v{version} of '{model}' cannot be loaded: {exc}") from exc
+        return load_skops(local, flavors.get("sklearn") or {}, f"v{version} of '{model}'")
 
     # --- monitoring -----------------------------------------------------------------------
 
@@ -507,21 +538,34 @@ class Lease:
     pid: int = 0  # is taken over at once instead of waiting out its lease
 
 
+def _next_seq(model: str, ledger: tuple[LedgerEntry, ...]) -> int:
+    seq = ledger[-1].seq + 1 if ledger else 1
+    if seq > MAX_LEDGER_SEQ:
+        raise ReconcilerError(
+            f"the ledger of '{model}' ends at entry {seq - 1}, a number the reconciler never reaches: "
+            f"its tag {t.LEDGER_PREFIX}{seq - 1:06d} was set by hand; delete it, then apply again"
+        )
+    return seq
+
+
+MAX_LEASE_SECONDS = 86_400.0  # no run renews a lease further ahead than this
+
+
 def _lease(tags: Mapping[str, str]) -> Lease | None:
     try:
         pid = int(tags.get("pid") or 0)
     except ValueError:
         pid = 0
     try:
+        acquired, expires = float(tags["acquired"]), float(tags["expires"])
+        # A hand-edited lease (inf, nan, a date in the next century) would hold the registry
+        # forever: only a finite expiry at most a day ahead is a lease at all.
+        if not (math.isfinite(acquired) and math.isfinite(expires)) or expires - time.time() > MAX_LEASE_SECONDS:
+            return None
         return Lease(
-            tags["token"],
-            tags.get("holder", "?"),
-            float(tags["acquired"]),
-            float(tags["expires"]),
-            tags.get("host", ""),
-            pid,
+            tags["token"][:200], tags.get("holder", "?")[:200], acquired, expires, tags.get("host", "")[:200], pid
         )
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OverflowError):
         return None
 
 
@@ -534,6 +578,35 @@ class LeaseLost(ReconcilerError):
             f"lost the registry lock ({why}); stopped before the next write so that two runs never write at "
             "once. Nothing this run did is lost: run apply again to converge"
         )
+
+
+# Types a model the reconciler trained can hold; submodules that compile or run code are not.
+SAFE_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+UNSAFE_TYPE_PREFIXES = ("numpy.f2py", "numpy.distutils", "numpy.testing", "sklearn.utils._testing", "scipy.weave")
+
+
+def load_skops(directory: Path, flavor: Mapping[str, Any], what: str) -> Any:
+    fmt = flavor.get("serialization_format", "pickle")
+    if fmt != "skops":
+        raise ReconcilerError(
+            f"{what} is stored as {fmt!s:.40}; the reconciler loads only skops models (unpickling an artifact "
+            "from the registry would run whatever code it holds)"
+        )
+    file = (directory / str(flavor.get("pickled_model", ""))).resolve()
+    if not file.is_relative_to(directory.resolve()) or not file.is_file():
+        raise ReconcilerError(f"{what}: its model file is missing or outside the artifact")
+    import skops.io
+
+    try:
+        types = skops.io.get_untrusted_types(file=file)
+        unsafe = [n for n in types if not n.startswith(SAFE_TYPE_PREFIXES) or n.startswith(UNSAFE_TYPE_PREFIXES)]
+        if unsafe:
+            raise ReconcilerError(f"{what} holds types the reconciler does not load: {', '.join(unsafe[:5])}")
+        return skops.io.load(file, trusted=types)
+    except ReconcilerError:
+        raise
+    except Exception as exc:  # a corrupt or crafted file: whatever skops raises, it is the artifact's fault
+        raise ReconcilerError(f"{what} cannot be loaded: {type(exc).__name__}: {str(exc)[:200]}") from exc
 
 
 class RegistryError(ReconcilerError):
