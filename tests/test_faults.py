@@ -61,3 +61,19 @@ def test_unreachable_registry_is_one_line_without_secrets(command: str, tmp_path
     assert "s3cret" not in result.stdout + result.stderr and "t0ken" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert not (repo / ".reconciler" / "mlflow.db").exists()
+
+
+def test_a_debug_traceback_is_redacted_like_every_other_output(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from reconciler.cli import main, status
+
+    def broken(args: object) -> int:
+        raise RuntimeError("failed talking to https://bob:s3cret@mlflow.internal/api?token=abc")
+
+    monkeypatch.setattr(status, "run", broken)
+    monkeypatch.setenv("RECONCILER_DEBUG", "1")
+    assert main(["status", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError" in err
+    assert "s3cret" not in err and "token=abc" not in err and "bob:***@mlflow.internal" in err

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from reconciler import __version__
 from reconciler.cli import apply, history, monitor, plan, schema, status, unlock, validate
 from reconciler.diagnostics import InvalidSpecs, ReconcilerError
+from reconciler.github import actions as gha
 from reconciler.redact import redact
 
 COMMANDS = (validate, plan, apply, status, history, monitor, unlock, schema)
@@ -29,6 +31,15 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if not gha.active():
+        return _run(args)
+    from reconciler.github.guard import guarded
+
+    with guarded():  # text from specs, data and the registry must never become a workflow command
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.run(args))
     except InvalidSpecs as exc:
@@ -45,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         # A bug, not a user error: one line by default, the traceback when asked for.
         if os.environ.get("RECONCILER_DEBUG"):
-            raise
+            # The traceback, redacted like every other output (it can hold a tracking URI).
+            print(redact(traceback.format_exc()), file=sys.stderr, end="")
+            return 3
         print(redact(f"reconciler: internal error: {type(exc).__name__}: {exc}".splitlines()[0]), file=sys.stderr)
         print("reconciler: set RECONCILER_DEBUG=1 to see the traceback", file=sys.stderr)
         return 3

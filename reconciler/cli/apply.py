@@ -232,10 +232,7 @@ def _apply(
 
 
 def _report_to_github(plan: Plan, report: Report, headline: str, reverts: list[Any]) -> None:
-    outcomes = [
-        {**describe(o), "icon": ICONS.get(o.status, ""), "message": o.message.replace("|", "\\|")}
-        for o in report.outcomes
-    ]
+    outcomes = [{**describe(o), "icon": ICONS.get(o.status, "")} for o in report.outcomes]
     rollback = rollback_of(plan, reverts)
     gha.write_summary(
         render(

@@ -30,5 +30,11 @@ def run(args: argparse.Namespace) -> int:
         from reconciler.spec.catalog import load_catalog
 
         diagnostics = tuple(sorted((*diagnostics, *data_diagnostics(result.desired, repo.absolute(), load_catalog()))))
-    print(render(diagnostics, result.desired.specs.count(), len(result.files), args.format))
+    text = render(diagnostics, result.desired.specs.count(), len(result.files), args.format)
+    if args.format == "github":
+        from reconciler.github import actions as gha
+
+        gha.print_commands(text)  # annotations: let through the stop on untrusted output
+    else:
+        print(text)
     return 0 if not any(d.severity == "error" for d in diagnostics) else 1

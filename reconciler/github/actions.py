@@ -1,5 +1,6 @@
 """GitHub Actions conventions. Every function does nothing unless GITHUB_ACTIONS is "true",
-so local runs never write workflow commands or files."""
+so local runs never write workflow commands or files. Output is guarded in Actions (see
+`guard`): the commands written here go around the guard, their data escaped."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from reconciler.diagnostics import Diagnostic
-from reconciler.render.diagnostics import github_annotation
+from reconciler.github.guard import raw
+from reconciler.render.diagnostics import escape_data, escape_property, github_annotation
 
 # GitHub rejects comments over 65,536 characters; leave room for the truncation note.
 COMMENT_LIMIT = 60_000
@@ -18,6 +20,17 @@ COMMENT_LIMIT = 60_000
 
 def active() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def print_commands(text: str) -> None:
+    """Workflow commands this code wrote (escaped), where the runner reads them."""
+    _command(text, None)
+
+
+def _command(text: str, stream: TextIO | None) -> None:
+    out = raw(stream or sys.stdout)
+    out.write(text + "\n")
+    out.flush()
 
 
 def write_summary(markdown: str) -> None:
@@ -45,14 +58,14 @@ def annotate(level: str, title: str, message: str, stream: TextIO | None = None)
     """An annotation without a file (blocked models, drift); spec errors carry file:line:col."""
     if not active():
         return
-    out = stream or sys.stdout
-    props = f"title={_prop(title)}"
-    print(f"::{level} {props}::{_data(message)}", file=out)
+    line = f"::{level} title={escape_property(title)}::{escape_data(message)}"
+    _command(line, stream)
 
 
 def annotate_diagnostic(d: Diagnostic, stream: TextIO | None = None) -> None:
-    if active():
-        print(github_annotation(d), file=stream or sys.stdout)
+    if not active():
+        return
+    _command(github_annotation(d), stream)
 
 
 def run_url() -> str:
@@ -74,11 +87,3 @@ def cap(markdown: str, limit: int = COMMENT_LIMIT) -> str:
     link = run_url()
     where = f"[the workflow run's artifact]({link})" if link else "the workflow run's artifact"
     return f"{cut}\n\n**Truncated to fit GitHub's comment limit; the full plan is in {where}.**\n"
-
-
-def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _prop(text: str) -> str:
-    return _data(text).replace(":", "%3A").replace(",", "%2C")

@@ -48,13 +48,14 @@ def render(diagnostics: Sequence[Diagnostic], objects: int, files: int, fmt: str
 
 def github_annotation(d: Diagnostic, level: str = "error") -> str:
     # https://docs.github.com/actions/reference/workflow-commands-for-github-actions
-    props = f"file={_prop(d.file)},line={d.line},col={d.col}"
-    return f"::{level} {props}::{_data(d.message)}"
+    props = f"file={escape_property(d.file)},line={d.line},col={d.col}"
+    return f"::{level} {props}::{escape_data(d.message)}"
 
 
-def _data(text: str) -> str:
+def escape_data(text: str) -> str:
+    """A command's message: GitHub's escapes, so a newline cannot start a second command."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _prop(text: str) -> str:
-    return _data(text).replace(":", "%3A").replace(",", "%2C")
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from reconciler.plan.model import UNKNOWN_VERSION, Action, Kind, Plan
+from reconciler.render.markdown import md_code, md_text
 from reconciler.state.actual import ActualState
 from reconciler.vcs.git import Revert
 
@@ -16,7 +17,9 @@ from reconciler.vcs.git import Revert
 def environment() -> Any:
     import jinja2
 
-    return jinja2.Environment(
+    from reconciler.render.markdown import fence_for, md_code, md_text
+
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("reconciler", "render/templates"),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -24,6 +27,9 @@ def environment() -> Any:
         autoescape=False,
         undefined=jinja2.StrictUndefined,
     )
+    # Markdown templates pass every value that did not come from this code through these.
+    env.filters.update(md=md_text, code=md_code, fence=fence_for)
+    return env
 
 
 def render(template: str, **context: Any) -> str:
@@ -118,7 +124,8 @@ def _verdict_cell(actual: ActualState | None, action: Action, gates_hash: str | 
     verdict = version.verdict(action.environment, gates_hash) if version else None
     if verdict is None:
         return None
-    return "<br>".join(f"{r.gate}: {r.describe()} {'✅' if r.passed else '❌'}" for r in verdict.rules)
+    cells = (f"{md_text(r.gate)}: {md_text(r.describe())} {'✅' if r.passed else '❌'}" for r in verdict.rules)
+    return "<br>".join(cells)
 
 
 @dataclass(frozen=True)
@@ -181,13 +188,14 @@ def plan_context(
         if r.symbol == "=":
             continue
         key = (r.environment, r.model)
+        new = r.after == "(new)"
         verdicts = _verdict_cell(actual, last_action[key], (gates_hashes or {}).get(key))
         md_rows.append(
             {
                 "row": r,
                 "before": r.before if plan.checked else "?",
-                "to": r.after + (f" (fp `{r.fingerprint[:8]}…`)" if r.fingerprint and r.after == "(new)" else ""),
-                "why": _md_cell([*(f"`{c}`" for c in r.changes), *r.reasons]),
+                "to": md_text(r.after) + (f" (fp {md_code(r.fingerprint[:8] + '…')})" if r.fingerprint and new else ""),
+                "why": "<br>".join([*(md_code(c) for c in r.changes), *(md_text(x) for x in r.reasons)]),
                 "gates": verdicts if verdicts is not None else _md_cell(r.gates),
             }
         )
@@ -213,4 +221,4 @@ def plan_context(
 
 
 def _md_cell(texts: list[str] | tuple[str, ...]) -> str:
-    return "<br>".join(t.replace("|", "\\|").replace("\n", " ") for t in texts)
+    return "<br>".join(md_text(t) for t in texts)

@@ -68,9 +68,40 @@ class StepResult:
     name: str
     ran: bool
     outcome: str  # success | failure | skipped
-    stdout: str = ""
-    stderr: str = ""
+    stdout: str = ""  # the step's log: stdout and stderr as they were written
+    stderr: str = ""  # (empty: merged into the log)
     outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def commands(self) -> list[tuple[str, str, str]]:
+        """The workflow commands the runner would act on: (command, properties, data)."""
+        return workflow_commands(self.stdout)
+
+
+COMMAND = re.compile(r"^::([A-Za-z-]+)(?: ([^:]*))?::(.*)$")
+
+
+def workflow_commands(log: str) -> list[tuple[str, str, str]]:
+    """What the runner reads as commands, as it reads them: any line that starts with `::`
+    (leading whitespace ignored), except between `::stop-commands::TOKEN` and `::TOKEN::`
+    (the reconciler does not stop commands; a workflow's own script may)."""
+    found: list[tuple[str, str, str]] = []
+    stopped: str | None = None
+    for raw in log.splitlines():
+        line = raw.strip()
+        if stopped is not None:
+            if line == f"::{stopped}::":
+                stopped = None
+            continue
+        match = COMMAND.match(line)
+        if match is None:
+            continue
+        name, props, data = match.group(1), match.group(2) or "", match.group(3)
+        if name == "stop-commands":
+            stopped = data
+            continue
+        found.append((name, props, data))
+    return found
 
 
 @dataclass
@@ -268,7 +299,10 @@ def run_job(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
             cwd=workdir,
             env=env,
-            capture_output=True,
+            # One stream, as the runner's log is: whether a line is read as a workflow
+            # command depends on what was written before it on either stream.
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
             check=False,
         )

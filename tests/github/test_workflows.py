@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markdown_it import MarkdownIt
 
 from reconciler.state import tags
 from tests.e2e.conftest import SMALL_SPECS, Repo, make_repo
@@ -305,3 +306,67 @@ def test_fan_out_trains_each_model_in_its_own_job_then_one_job_promotes(world: W
         wf, "train", "workflow_dispatch", {}, registry=True, needs={"plan": {"result": "success", "outputs": outputs}}
     )
     assert not skipped.ran
+
+
+INJECTED_MODEL = """kind: Model
+name: iris-classifier
+description: "evil\\n::error title=pwned::from a description\\n<!-- hide the rest"
+dataset: iris
+tags:
+  "key\\n::error title=pwned::from a tag key\\n::set-output name=changes::false": "v"
+  team: "```\\n</details>\\n::warning title=pwned::from a tag value"
+estimator:
+  class: sklearn.linear_model.LogisticRegression
+  params: {C: 0.5, max_iter: 500}
+seed: 42
+metrics: [accuracy, f1_macro]
+"""
+
+
+def injected(result: JobResult) -> list[tuple[str, str, str]]:
+    """Commands that did not come from the reconciler or the workflow (all of theirs are titled
+    annotations)."""
+    return [
+        c
+        for s in result.steps
+        for c in s.commands
+        if "pwned" in c[1] + c[2] or c[0] not in ("error", "warning", "notice") or not c[1].startswith("title=")
+    ]
+
+
+def test_untrusted_text_never_becomes_a_workflow_command_or_markup(world: World) -> None:
+    assert world.push().success
+    main = world.sha()
+    world.repo.git.git.checkout("-b", "evil")
+    world.repo.write("specs/models/iris-classifier.yaml", INJECTED_MODEL)
+    world.repo.commit("a description and tags that try to be workflow commands")
+    for registry in (False, True):
+        pr = world.pull_request(main, registry=registry)
+        log = "".join(s.stdout for s in pr.steps)
+        assert "::error title=pwned::from a tag key" in log, "the text reached the log, as text"
+        assert injected(pr) == [], injected(pr)
+        body = next(iter(pr.comments.values()))
+        # Parsed as GitHub parses it (CommonMark, tables, raw HTML on): the untrusted text
+        # neither opens an HTML comment that hides the rest nor closes the <details> early.
+        html = MarkdownIt("commonmark", {"html": True}).enable("table").render(body)
+        assert html.count("<!--") == 1, "only the sticky marker is an HTML comment"
+        assert html.count("<details>") == html.count("</details>") >= 1
+        diff = html.split("<summary>Spec diff</summary>", 1)[1].split("</details>", 1)[0]
+        assert diff.count("tags: {}") == 3, "the whole diff stays inside its code block"
+    # Registry text is untrusted too: a planted ledger entry reaches the drift job as text only.
+    world.repo.git.git.checkout("main")
+    world.client().set_registered_model_tag(
+        "iris-classifier",
+        "reconciler.ledger.000900",
+        json.dumps({"env": "production", "to": "1", "reason": "x\n::error title=pwned::ledger", "at": "\n::error::"}),
+    )
+    world.client().set_registered_model_alias("iris-classifier", "production", "2")  # the preview's version
+    drifted = world.drift()
+    assert not drifted.success
+    assert "\n(text) ::error::" in drifted.step("Check for drift").stdout, "the planted text reached the log, as text"
+    assert injected(drifted) == []
+    assert (
+        "error",
+        "title=reconciler drift",
+        "the registry differs from git; run the apply workflow to restore it",
+    ) in [c for s in drifted.steps for c in s.commands], "commands the workflow itself writes still work"
