@@ -6,11 +6,13 @@ planner itself stays a pure function of data.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from reconciler.data.files import DataFileError
 from reconciler.data.hashing import ContentHasher
 from reconciler.diagnostics import InvalidSpecs, ReconcilerError
 from reconciler.gates.evaluate import gates_hash
@@ -76,11 +78,19 @@ def load_desired(repo: Path, vcs_root: Path | None = None) -> Desired:
         resolved[key] = (item, root, spec_file)
     targets: dict[tuple[str, str], Target] = {}
     hashes: dict[tuple[Path, str], str] = {}
+    unreadable: dict[tuple[Path, str], str] = {}
     for key, (item, root, spec_file) in resolved.items():
         hasher = hashers.setdefault(root, ContentHasher(root, vcs_root / STATE_DIR / "cache" / "hashes.json"))
         hkey = (root, item.dataset.name)
         if hkey not in hashes:
-            hashes[hkey] = hasher.content_hash(item.dataset)
+            try:
+                hashes[hkey] = hasher.content_hash(item.dataset)
+            except DataFileError as exc:
+                # Not data (a device, a FIFO, a file over the size limit): this model is blocked
+                # with the reason; the others reconcile. The fingerprint names the problem, so
+                # nothing can ever match it.
+                unreadable[hkey] = f"cannot read dataset: {exc}"
+                hashes[hkey] = "unreadable:" + hashlib.sha256(str(exc).encode()).hexdigest()
         env = state.specs.environments[item.environment]
         ancestors = []
         upstream = env.promotes_from
@@ -99,6 +109,7 @@ def load_desired(repo: Path, vcs_root: Path | None = None) -> Desired:
             gates=item.gates,
             gates_hash=gates_hash(item.gates),
             ancestors=tuple(ancestors),
+            data_problems=(unreadable[hkey],) if hkey in unreadable else (),
             pin=item.pin,
         )
         targets[key] = Target(item, entry, root, spec_file, hashes[hkey])

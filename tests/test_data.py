@@ -98,9 +98,25 @@ def test_data_checks_report_every_failure(tmp_path: Path) -> None:
 def test_data_files_over_the_size_limit_are_refused_before_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from reconciler.data import frames
-
     (tmp_path / "d.csv").write_text("a,y\n" + "1,0\n" * 1000)
-    monkeypatch.setattr(frames, "MAX_DATA_BYTES", 100)
-    with pytest.raises(ValueError, match=r"d.csv is 4004 bytes, over the limit of 100"):
+    monkeypatch.setenv("RECONCILER_MAX_DATA_BYTES", "100")
+    with pytest.raises(ValueError, match=r"d.csv is 4,004 bytes, over the limit of 100"):
+        load_frame(csv_dataset("d.csv"), tmp_path)
+
+
+def test_a_sparse_file_of_gigabytes_is_refused_at_once_by_every_reader(tmp_path: Path) -> None:
+    from reconciler.data.hashing import ContentHasher
+
+    with (tmp_path / "d.csv").open("wb") as fh:
+        fh.truncate(3 * 1024**3)  # 3 GiB that cost nothing on disk
+    with pytest.raises(ValueError, match=r"d.csv is 3,221,225,472 bytes, over the limit of 1,073,741,824"):
+        load_frame(csv_dataset("d.csv"), tmp_path)
+    with pytest.raises(ValueError, match="over the limit"):
+        ContentHasher(tmp_path).content_hash(csv_dataset("d.csv"))
+
+
+def test_a_table_too_wide_for_mlflow_is_refused_after_loading(tmp_path: Path) -> None:
+    header = ",".join(f"c{i}" for i in range(10_001))
+    (tmp_path / "d.csv").write_text(header + ",y\n" + ",".join("1" * 10_002) + "\n")
+    with pytest.raises(ValueError, match="10,002 columns; the limit is 10,000"):
         load_frame(csv_dataset("d.csv"), tmp_path)

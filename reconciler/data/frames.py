@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.data.files import MAX_COLUMNS, DataFileError, check_data_file
 from reconciler.spec.kinds import CsvSource, Dataset, ParquetSource, SklearnSource
 
 
@@ -18,22 +18,14 @@ class Split:
     y_test: Any
 
 
-# Data files are read whole into memory; a file past this size is refused before reading.
-MAX_DATA_BYTES = int(os.environ.get("RECONCILER_MAX_DATA_BYTES", str(4 * 1024**3)))
-
-
 def load_frame(dataset: Dataset, repo: Path) -> Any:
     """The whole dataset as a pandas DataFrame (features and target columns)."""
     import pandas as pd
 
     source = dataset.source
     if isinstance(source, (CsvSource, ParquetSource)):
-        path = repo / (source.csv if isinstance(source, CsvSource) else source.parquet)
-        size = path.stat().st_size
-        if size > MAX_DATA_BYTES:
-            raise ValueError(
-                f"{path.name} is {size} bytes, over the limit of {MAX_DATA_BYTES} (RECONCILER_MAX_DATA_BYTES)"
-            )
+        rel = source.csv if isinstance(source, CsvSource) else source.parquet
+        check_data_file(repo / rel, rel)
 
     if isinstance(source, SklearnSource):
         import sklearn.datasets
@@ -42,9 +34,14 @@ def load_frame(dataset: Dataset, repo: Path) -> Any:
         frame = bunch.frame.copy()
         frame.columns = [str(c) for c in frame.columns]
         return frame
-    if isinstance(source, CsvSource):
-        return pd.read_csv(repo / source.csv)
-    return pd.read_parquet(repo / source.parquet)
+    rel = source.csv if isinstance(source, CsvSource) else source.parquet
+    try:
+        frame = pd.read_csv(repo / rel) if isinstance(source, CsvSource) else pd.read_parquet(repo / rel)
+    except MemoryError as exc:
+        raise DataFileError(f"{rel} does not fit in memory once loaded (RECONCILER_MAX_DATA_BYTES)") from exc
+    if frame.shape[1] > MAX_COLUMNS:
+        raise DataFileError(f"{rel} has {frame.shape[1]:,} columns; the limit is {MAX_COLUMNS:,}")
+    return frame
 
 
 def features_and_target(dataset: Dataset, frame: Any) -> tuple[Any, Any]:

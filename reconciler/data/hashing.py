@@ -15,6 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from reconciler.data.files import check_data_file
 from reconciler.spec.kinds import CsvSource, Dataset, ParquetSource, SklearnSource
 
 CHUNK = 1024 * 1024
@@ -65,6 +66,7 @@ class ContentHasher:
         return self.file_hash(self.repo / rel)
 
     def file_hash(self, path: Path) -> str:
+        check_data_file(path, path.name)
         st = path.stat()
         key = str(path.resolve())
         stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reconciler.data.frames import MAX_DATA_BYTES
+from reconciler.data.files import DataFileError, check_data_file
 from reconciler.diagnostics import ReconcilerError
 from reconciler.engine import Target
 from reconciler.monitor.drift import DriftResult, Thresholds, compare
@@ -112,11 +112,9 @@ def read_batch(location: str) -> Any:
     lowered = path.lower().split("?", 1)[0]
     if not remote:
         try:
-            size = Path(path).stat().st_size
-        except OSError as exc:
-            raise MonitorError(f"cannot read the batch {location}: {exc.strerror or exc}") from exc
-        if size > MAX_DATA_BYTES:
-            raise MonitorError(f"the batch {location} is {size} bytes, over RECONCILER_MAX_DATA_BYTES")
+            check_data_file(path, f"the batch {location}")
+        except DataFileError as exc:
+            raise MonitorError(str(exc)) from exc
     try:
         if lowered.endswith((".parquet", ".pq")):
             return pd.read_parquet(path)

@@ -313,3 +313,31 @@ def test_monitor_against_a_server_reads_the_profile_and_logs_the_check(
     assert "monitor/dev-iris-classifier.html" in names
     summary = json.loads(client.get_model_version("iris-classifier", "1").tags["reconciler.monitor.dev"])
     assert summary["verdict"] == "drifted"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory", "sparse"])
+def test_a_batch_that_is_not_a_data_file_fails_at_once(
+    trained: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str
+) -> None:
+    """Without the check, the FIFO and /dev/zero never return and the sparse file fills memory."""
+    import os
+
+    path = tmp_path / "batch.csv"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        with path.open("wb") as fh:
+            fh.truncate(5 * 1024**3)
+    code, _, err = monitor(trained, capsys, "--model", "iris-classifier", "--data", str(path), "--no-log")
+    assert code == 2
+    expected = {
+        "fifo": "is a FIFO",
+        "dev-zero": "is a device",
+        "directory": "is a directory",
+        "sparse": "over the limit",
+    }
+    assert expected[kind] in err, err

@@ -1,0 +1,55 @@
+"""What a data file must be before anything reads it: a regular file of bounded size.
+
+Data files come from pull requests. A FIFO blocks a reader forever, a symlink to `/dev/zero`
+never ends, a directory or a device is not data, and a sparse file can claim gigabytes it costs
+nothing to commit and everything to load. Every reader (hashing, loading, `monitor --data`)
+asks here first, and fails at once with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+# Data files are read whole into memory (pandas expands a CSV several times over): a file past
+# this size is refused before reading. RECONCILER_MAX_DATA_BYTES raises or lowers it.
+DEFAULT_MAX_DATA_BYTES = 1024**3
+MAX_COLUMNS = 10_000  # a wider table is refused after loading (MLflow's input checks stall on it)
+
+
+def max_data_bytes() -> int:
+    try:
+        return int(os.environ.get("RECONCILER_MAX_DATA_BYTES", DEFAULT_MAX_DATA_BYTES))
+    except ValueError:
+        return DEFAULT_MAX_DATA_BYTES
+
+
+class DataFileError(ValueError):
+    pass
+
+
+def check_data_file(path: Path | str, shown: str | None = None) -> int:
+    """The file's size, once it is known to be a regular file within the limit."""
+    name = shown or str(path)
+    try:
+        st = os.stat(path)  # follows symlinks: what a reader would open
+    except OSError as exc:
+        raise DataFileError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(st.st_mode):
+        kind = (
+            "a directory"
+            if stat.S_ISDIR(st.st_mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a device"
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "not a regular file"
+        )
+        raise DataFileError(f"{name} is {kind}, not a data file")
+    limit = max_data_bytes()
+    if st.st_size > limit:
+        raise DataFileError(f"{name} is {st.st_size:,} bytes, over the limit of {limit:,} (RECONCILER_MAX_DATA_BYTES)")
+    return st.st_size
