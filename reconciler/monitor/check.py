@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reconciler.data.files import DataFileError, check_data_file
+from reconciler.data.files import DataFileError, check_data_file, max_data_bytes
 from reconciler.diagnostics import ReconcilerError
 from reconciler.engine import Target
 from reconciler.monitor.drift import DriftResult, Thresholds, compare
 from reconciler.monitor.quality import QualityCheck, live_quality
+from reconciler.redact import redact, redact_url
 from reconciler.spec.kinds import Monitoring
 from reconciler.spec.semantics import DATA_SUFFIXES, check_repo_path
 from reconciler.state.mlflow_store import MlflowStore
@@ -95,7 +98,7 @@ def batch_location(target: Target, repo: Path, data: str | None) -> str | None:
     if source.uri_env is not None:
         value = os.environ.get(source.uri_env, "")
         if not value:
-            raise MonitorError(f"the batch source is ${source.uri_env}, which is not set")
+            raise MonitorError(f"the batch source is ${source.uri_env}, which is not set")  # (never its value)
         return value
     rel = source.csv or source.parquet or ""
     problem = check_repo_path(rel, repo, DATA_SUFFIXES["csv" if source.csv else "parquet"])
@@ -107,23 +110,80 @@ def batch_location(target: Target, repo: Path, data: str | None) -> str | None:
 def read_batch(location: str) -> Any:
     import pandas as pd
 
+    shown = redact_url(location)  # a presigned URL's query is a credential
     remote = location.startswith(("http://", "https://"))
     path = location.removeprefix("file://")
-    lowered = path.lower().split("?", 1)[0]
-    if not remote:
+    lowered = path.lower().split("?", 1)[0].split("#", 1)[0]
+    if not lowered.endswith((".parquet", ".pq", ".csv")):
+        raise MonitorError(f"the batch {shown} should be a .csv or .parquet file")
+    source: Any = path
+    if remote:
+        source = io.BytesIO(fetch(location, shown))
+    else:
         try:
-            check_data_file(path, f"the batch {location}")
+            check_data_file(path, f"the batch {shown}")
         except DataFileError as exc:
             raise MonitorError(str(exc)) from exc
     try:
-        if lowered.endswith((".parquet", ".pq")):
-            return pd.read_parquet(path)
-        if lowered.endswith(".csv"):
-            return pd.read_csv(path)
+        return pd.read_parquet(source) if lowered.endswith((".parquet", ".pq")) else pd.read_csv(source)
     except Exception as exc:  # pandas raises many types for a malformed file
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise MonitorError(f"cannot read the batch {location}: {first}") from exc
-    raise MonitorError(f"the batch {location} should be a .csv or .parquet file")
+        raise MonitorError(f"cannot read the batch {shown}: {redact(first)}") from exc
+
+
+def _request(url: str) -> Any:
+    """User info in the URL becomes basic auth (urllib would take it for part of the host)."""
+    import base64
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return urllib.request.Request(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    user = urllib.parse.unquote(parts.username)
+    password = urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return urllib.request.Request(parts._replace(netloc=netloc).geturl(), headers={"Authorization": f"Basic {token}"})
+
+
+def fetch_timeout() -> float:
+    try:
+        return float(os.environ.get("RECONCILER_BATCH_TIMEOUT_SECONDS", "60"))
+    except ValueError:
+        return 60.0
+
+
+def fetch(url: str, shown: str) -> bytes:
+    """The body of an http(s) batch, within a deadline and the data size limit: a server that
+    accepts and never answers, or trickles forever, ends the check (pandas' own URL reading has
+    no timeout at all)."""
+    import urllib.error
+    import urllib.request
+
+    budget = fetch_timeout()
+    deadline = time.monotonic() + budget
+    limit = max_data_bytes()
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with urllib.request.urlopen(_request(url), timeout=budget) as response:
+            while chunk := response.read(1 << 16):
+                size += len(chunk)
+                if size > limit:
+                    raise MonitorError(
+                        f"the batch {shown} is over the limit of {limit:,} bytes (RECONCILER_MAX_DATA_BYTES)"
+                    )
+                if time.monotonic() > deadline:
+                    raise MonitorError(f"the batch {shown} took longer than {budget:g} s to download")
+                chunks.append(chunk)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise MonitorError(f"cannot fetch the batch {shown}: {redact(str(reason))}") from exc
+    return b"".join(chunks)
 
 
 def run(
@@ -173,7 +233,7 @@ def run(
         model=name,
         environment=env,
         version=version_id,
-        batch=location,
+        batch=redact_url(location),
         rows=len(batch),
         checked_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         drift=drift,

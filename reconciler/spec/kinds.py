@@ -156,7 +156,10 @@ Estimator.model_rebuild()
 
 # --- Monitoring --------------------------------------------------------------------------
 
-EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
+# A spec names the variable, CI sets it: only variables meant for batches may be named, so a
+# spec cannot point at MLFLOW_TRACKING_TOKEN (or any other secret) and get it read or echoed.
+BATCH_ENV_PREFIX = "RECONCILER_BATCH_"
+BatchEnvName = Annotated[str, StringConstraints(pattern=r"^RECONCILER_BATCH_[A-Z0-9_]+$", max_length=128)]
 
 
 class BatchSource(Spec):
@@ -165,7 +168,10 @@ class BatchSource(Spec):
 
     csv: RepoPath | None = None
     parquet: RepoPath | None = None
-    uri_env: EnvVarName | None = Field(default=None, description="Environment variable holding a path or URL.")
+    uri_env: BatchEnvName | None = Field(
+        default=None,
+        description="Environment variable holding a path or URL; its name starts with RECONCILER_BATCH_.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> BatchSource:

@@ -341,3 +341,100 @@ def test_a_batch_that_is_not_a_data_file_fails_at_once(
         "sparse": "over the limit",
     }
     assert expected[kind] in err, err
+
+
+SECRET_URL_PARTS = ("hunter2", "X-Amz-Signature", "sig-0123456789")
+
+
+@pytest.fixture
+def batch_server(trained: Path) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 serving a held-out batch (any path, any query)."""
+    import http.server
+    import threading
+
+    body = iris_split(0).drop(columns="target").to_csv(index=False).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/csv")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_presigned_batch_url_is_never_shown_logged_or_written(
+    trained: Path, capsys: pytest.CaptureFixture[str], batch_server: str, tmp_path: Path
+) -> None:
+    host = batch_server.removeprefix("http://")
+    url = f"http://bob:hunter2@{host}/live/iris.csv?X-Amz-Signature=sig-0123456789&X-Amz-Expires=600"
+    reports = tmp_path / "reports"
+    outputs = []
+    for fmt in ("text", "json", "markdown"):
+        code, out, err = monitor(
+            trained, capsys, "--model", "iris-classifier", "--data", url, "--format", fmt, "--report-dir", str(reports)
+        )
+        assert code == 0, out + err
+        outputs.append(out + err)
+    written = [p.read_text(errors="replace") for p in reports.iterdir() if p.suffix in (".html", ".json")]
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{trained / '.reconciler' / 'mlflow.db'}"
+    client = MlflowClient(uri, uri)
+    runs = client.search_runs(
+        [client.get_experiment_by_name("reconciler-monitoring").experiment_id],
+        filter_string="tags.`reconciler.monitor.model` = 'iris-classifier'",
+    )
+    assert len(runs) == 3 and len(written) == 2  # one logged check per format; one html and one json report
+    logged = [json.dumps(r.to_dictionary()) for r in runs]
+    logged += [client.get_model_version("iris-classifier", "1").tags.get("reconciler.monitor.dev", "")]
+    for run in runs:
+        for artifact in client.list_artifacts(run.info.run_id, "monitor"):
+            if artifact.path.endswith((".json", ".html")):
+                local = client.download_artifacts(run.info.run_id, artifact.path, str(tmp_path))
+                logged.append(Path(local).read_text(errors="replace"))
+    everything = "\n".join(outputs + written + logged)
+    assert f"http://{host}/live/iris.csv?***" in everything, "the batch is still named, redacted"
+    for secret in SECRET_URL_PARTS:
+        assert secret not in everything, secret
+
+
+def test_a_batch_server_that_never_answers_ends_the_check(
+    trained: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # accepts connections (the kernel does) and never answers
+    port = listener.getsockname()[1]
+    monkeypatch.setenv("RECONCILER_BATCH_TIMEOUT_SECONDS", "2")
+    started = time.monotonic()
+    code, _, err = monitor(
+        trained, capsys, "--model", "iris-classifier", "--data", f"http://127.0.0.1:{port}/b.csv?token=s3cret"
+    )
+    assert time.monotonic() - started < 60  # without the timeout: never
+    listener.close()
+    assert code == 2 and "cannot fetch the batch http://127.0.0.1" in err and "timed out" in err, err
+    assert "s3cret" not in err
+
+
+def test_a_batch_variable_must_be_meant_for_batches_and_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.monitor.check import MonitorError, read_batch
+    from reconciler.spec.kinds import BatchSource
+
+    with pytest.raises(ValueError, match="RECONCILER_BATCH_"):
+        BatchSource.model_validate({"uri_env": "MLFLOW_TRACKING_TOKEN"})
+    assert BatchSource.model_validate({"uri_env": "RECONCILER_BATCH_IRIS"}).uri_env == "RECONCILER_BATCH_IRIS"
+    with pytest.raises(MonitorError) as error:
+        read_batch("/nowhere/batch.csv?token=abc#frag")
+    assert "abc" not in str(error.value) and "frag" not in str(error.value)
