@@ -14,7 +14,8 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.apply import chaos, train
-from reconciler.apply.fit import Fitted, Progress, fit_guarded, fit_many, fit_target
+from reconciler.apply.budget import fit_many, fit_within_budget
+from reconciler.apply.fit import Fitted, Progress
 from reconciler.apply.measure import measure
 from reconciler.data.frames import Split
 from reconciler.diagnostics import ReconcilerError
@@ -171,13 +172,13 @@ class Executor:
         # it would start workers for models that take milliseconds.
         threshold = _parallel_min_seconds()
         first, *rest = work
-        self._prefitted[first] = fit_guarded(work[first], self.catalog)
+        self._prefitted[first] = fit_within_budget(work[first], self.catalog)
         if threshold > 0:
             if len(rest) < 2:
                 return
             second, *rest = rest
             start = time.perf_counter()
-            self._prefitted[second] = fit_guarded(work[second], self.catalog)
+            self._prefitted[second] = fit_within_budget(work[second], self.catalog)
             each = time.perf_counter() - start
             if each * len(rest) * (1 - 1 / min(self.jobs, len(rest))) <= threshold:
                 return
@@ -278,11 +279,10 @@ class Executor:
             return "done", f"reused v{existing.version} (fingerprint already registered)", existing.version
         target = self.targets[(action.environment, action.model)]
         fitted = self._prefitted.pop((action.model, action.fingerprint), None)
+        chaos.point("train:before-fit")
         if fitted is None:
-            fitted = fit_target(target, self.catalog)
-        else:  # fitted by a worker: a crash here must look as it would in one process
-            chaos.point("train:before-fit")
-            chaos.point("train:after-fit")
+            fitted = fit_within_budget(target, self.catalog)  # in a child it can be stopped in
+        chaos.point("train:after-fit")
         if fitted.data_problems is not None:
             self.failed_fingerprints[(action.model, action.fingerprint)] = fitted.data_problems
             return "failed", fitted.data_problems, None

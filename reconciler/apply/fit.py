@@ -1,4 +1,4 @@
-"""Fitting one model from its target, and fitting many in parallel processes.
+"""Fitting one model from its target (in a child process: see `budget`).
 
 Only the CPU work happens here (load and check the data, fit, score, measure, profile); every
 registry write stays in the applying process, in plan order.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,32 +107,3 @@ def fit_guarded(target: Target, catalog: Catalog, keep_split: bool = True) -> Fi
         import traceback
 
         return Fitted(error=f"internal error: {type(exc).__name__}: {_first(exc)}", traceback=traceback.format_exc())
-
-
-def _fit_in_worker(target: Target, catalog: Catalog) -> Fitted:
-    return fit_guarded(target, catalog, keep_split=False)
-
-
-def fit_many(
-    work: Mapping[tuple[str, str], Target], catalog: Catalog, jobs: int, progress: Progress | None = None
-) -> dict[tuple[str, str], Fitted]:
-    """Fit each (model, fingerprint) in `work` in up to `jobs` worker processes. Workers are
-    spawned, not forked: the applying process holds database connections and threads."""
-    import multiprocessing
-
-    out: dict[tuple[str, str], Fitted] = {}
-    start = time.perf_counter()
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=context) as pool:
-        futures: dict[Future[Fitted], tuple[str, str]] = {
-            pool.submit(_fit_in_worker, target, catalog): key for key, target in work.items()
-        }
-        for future in as_completed(futures):
-            key = futures[future]
-            try:
-                out[key] = future.result()
-            except Exception as exc:  # a worker that died (killed, out of memory)
-                out[key] = Fitted(error=f"the training process failed: {type(exc).__name__}: {exc}".splitlines()[0])
-            if progress is not None:
-                progress(len(out), len(work), key[0], time.perf_counter() - start)
-    return out

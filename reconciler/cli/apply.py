@@ -12,6 +12,7 @@ from typing import Any
 from reconciler.apply.executor import Executor, Outcome, Report, describe
 from reconciler.apply.lock import RegistryLock
 from reconciler.cli.common import Session, add_allow_dirty, check_repo, open_session, refuse_dirty
+from reconciler.diagnostics import ReconcilerError
 from reconciler.engine import Desired, LazyChanges, load_desired
 from reconciler.github import actions as gha
 from reconciler.plan.model import Action, Kind, Plan
@@ -126,6 +127,18 @@ def _check_selected_models(args: argparse.Namespace, desired: Desired) -> None:
             )
 
 
+def _will_train(desired: Desired, store: MlflowStore) -> bool:
+    """A guess, before the lock: does some fingerprint have no version yet?"""
+    try:
+        actual = store.read()
+    except ReconcilerError:
+        return False  # the real read, under the lock, reports it
+    return any(
+        (rm := actual.model(t.resolved.name)) is None or rm.by_fingerprint(t.entry.fingerprint) is None
+        for t in desired.targets.values()
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         args.parser_error("--jobs must be at least 1")
@@ -140,6 +153,10 @@ def run(args: argparse.Namespace) -> int:
     changes = LazyChanges(repo, desired, args.base)
     len(changes)  # a base policies cannot read stops here, before the lock
     store = MlflowStore.for_repo(repo)
+    if _will_train(desired, store):
+        from reconciler.apply.budget import warm_up
+
+        warm_up()  # fits run in children of a fork server: its imports overlap with what follows
     prefitted = {}
     if args.selectors and saved is None and all(kind == "train" for kind, _ in args.selectors):
         prefitted = _fit_before_locking(args, repo, store, desired, changes)
@@ -153,7 +170,7 @@ def _fit_before_locking(
 ) -> dict[Any, Any]:
     """Fanned-out train jobs fit without the lock (the long part), then record under it; a
     fingerprint registered meanwhile by someone else is reused and this fit is dropped."""
-    from reconciler.apply.fit import fit_many, fit_target
+    from reconciler.apply.budget import fit_many
 
     session = open_session(
         repo, args.env, check_data=True, base=args.base, store=store, desired=desired, changes=changes
@@ -164,8 +181,7 @@ def _fit_before_locking(
             work.setdefault((a.model, a.fingerprint), session.desired.targets[(a.environment, a.model)])
     if len(work) > 1 and args.jobs > 1:
         return fit_many(work, load_catalog(), args.jobs, ProgressDisplay())
-    catalog = load_catalog()
-    return {key: fit_target(target, catalog) for key, target in work.items()}
+    return fit_many(work, load_catalog(), 1)
 
 
 def _apply(

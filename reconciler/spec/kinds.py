@@ -199,6 +199,15 @@ class Monitoring(Spec):
     )
 
 
+class Training(Spec):
+    """Limits on fitting one model; not part of the fingerprint (they do not change the result)."""
+
+    max_seconds: Annotated[int, Field(ge=1, le=7 * 86_400)] | None = Field(
+        default=None,
+        description="Stop the fit after this long (default: RECONCILER_MAX_TRAIN_SECONDS, else 3600).",
+    )
+
+
 class Model(Object):
     kind: Literal["Model"]
     dataset: Name
@@ -211,6 +220,7 @@ class Model(Object):
     monitoring: Monitoring | None = Field(
         default=None, description="Drift thresholds and the batch to check; override per environment."
     )
+    training: Training = Field(default_factory=Training, description="Limits on fitting this model.")
 
     @field_validator("metrics")
     @classmethod

@@ -399,7 +399,7 @@ class MlflowStore:
         try:
             self._call(self.client.rename_registered_model, LOCK_MODEL, f"{RETIRED_PREFIX}{held.token}")
         except RegistryError as exc:
-            if exc.code in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
+            if exc.code in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST") or _lost_race(exc):
                 return False
             raise
         self._sweep_retired()
@@ -444,7 +444,7 @@ class MlflowStore:
         try:
             self._call(self.client.delete_registered_model, LOCK_MODEL)
         except RegistryError as exc:
-            if exc.code != "RESOURCE_DOES_NOT_EXIST":
+            if exc.code != "RESOURCE_DOES_NOT_EXIST" and not _lost_race(exc):
                 raise
         return held
 
@@ -536,6 +536,13 @@ class Lease:
     expires: float
     host: str = ""  # where the holder runs, and its process id: a dead holder on this host
     pid: int = 0  # is taken over at once instead of waiting out its lease
+
+
+def _lost_race(exc: RegistryError) -> bool:
+    """Two runs changed the same lock row at once and this one's UPDATE or DELETE matched no row
+    (SQLAlchemy's StaleDataError, which MLflow reports as an internal error): the other won."""
+    text = str(exc)
+    return "expected to update" in text or "expected to delete" in text
 
 
 def _next_seq(model: str, ledger: tuple[LedgerEntry, ...]) -> int:
