@@ -2,8 +2,8 @@
 
 What is simulated: the runner's environment (GITHUB_ACTIONS, the event JSON, GITHUB_OUTPUT and
 GITHUB_STEP_SUMMARY per step, GITHUB_ENV is not used by our workflows), `${{ }}` expressions
-(property lookups only: github.*, secrets.*, steps.*, and matrix.* and needs.* as the caller
-passes them), step and job `if:` conditions (always(), success(), failure(), ==, !=, &&), and
+(property lookups and `||` only: github.*, secrets.*, steps.*, and matrix.* and needs.* as the
+caller passes them), step and job `if:` conditions (always(), success(), failure(), ==, !=, &&), and
 `gh`, replaced by a recorder script that keeps one comment per pull request. What is skipped:
 `uses:` steps (checkout, setup-python, upload-artifact) and the `Install` step: the test's own
 virtualenv already holds the package, and installing a temp clone into it would corrupt it.
@@ -28,14 +28,17 @@ WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
 EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 GH_RECORDER = '''#!{python}
-"""Stand-in for the GitHub CLI: records every call, keeps one comment store per repository."""
-import json, os, sys
+"""Stand-in for the GitHub CLI: records every call, keeps one comment store per repository.
+Comments are kept with their author; a listing is answered as GitHub's API would (a JSON array
+of comment objects) and filtered with the real `jq` when the call passes `--jq`."""
+import json, os, subprocess, sys
 from pathlib import Path
 state = Path(os.environ["GH_RECORDER_DIR"])
 log = state / "calls.jsonl"
 comments_file = state / "comments.json"
 comments = json.loads(comments_file.read_text()) if comments_file.exists() else {{}}
 args = sys.argv[1:]
+BOT = "github-actions[bot]"
 
 def body_from(args):
     for i, a in enumerate(args):
@@ -49,16 +52,19 @@ with log.open("a") as fh:
     fh.write(json.dumps({{"args": args, "body": body_from(args)}}) + "\\n")
 if args[:2] == ["pr", "comment"]:
     new_id = str(len(comments) + 1)
-    comments[new_id] = body_from(args)
+    comments[new_id] = {{"body": body_from(args), "user": BOT}}
     print(f"https://github.com/example/comment/{{new_id}}")
 elif args[0] == "api" and "--method" in args and args[args.index("--method") + 1] == "PATCH":
     comment_id = args[args.index("--method") + 2].rsplit("/", 1)[-1]
-    comments[comment_id] = body_from(args)
+    comments[comment_id]["body"] = body_from(args)
 elif args[0] == "api":
-    marker = "<!-- reconciler-plan -->"
-    for cid, body in comments.items():
-        if body and body.startswith(marker):
-            print(cid)
+    listing = [{{"id": int(cid), "body": c["body"], "user": {{"login": c["user"], "type": "Bot" if c["user"] == BOT else "User"}}}}
+               for cid, c in comments.items()]
+    text = json.dumps(listing)
+    if "--jq" in args:
+        text = subprocess.run(["jq", "-r", args[args.index("--jq") + 1]], input=text, capture_output=True,
+                              text=True, check=True).stdout
+    sys.stdout.write(text)
 comments_file.write_text(json.dumps(comments))
 '''
 
@@ -140,6 +146,12 @@ def _lookup(expr: str, context: dict[str, Any]) -> Any:
 
 def _value(expr: str, context: dict[str, Any]) -> Any:
     expr = expr.strip()
+    if "||" in expr:  # GitHub's `a || b`: the first value that is not empty
+        for part in expr.split("||"):
+            value = _value(part, context)
+            if value:
+                return value
+        return ""
     if expr.startswith("'") and expr.endswith("'"):
         return expr[1:-1]
     return _lookup(expr, context)
@@ -319,7 +331,8 @@ def run_job(
                 failed = True
     calls = [json.loads(line) for line in calls_file.read_text().splitlines()] if calls_file.exists() else []
     comments_file = gh_state / "comments.json"
-    comments = json.loads(comments_file.read_text()) if comments_file.exists() else {}
+    stored = json.loads(comments_file.read_text()) if comments_file.exists() else {}
+    comments = {cid: c["body"] for cid, c in stored.items()}
     result = JobResult(results, "".join(summary_parts), calls, comments)
     result.tolerated = tolerated
     return result

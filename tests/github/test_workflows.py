@@ -20,7 +20,7 @@ from markdown_it import MarkdownIt
 
 from reconciler.state import tags
 from tests.e2e.conftest import SMALL_SPECS, Repo, make_repo
-from tests.github.harness import WORKFLOWS, JobResult, run_job
+from tests.github.harness import WORKFLOWS, JobResult, load, run_job
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"
@@ -61,9 +61,37 @@ def test_actionlint_catches_a_broken_workflow(actionlint: Path, tmp_path: Path) 
 def test_least_privilege_and_no_pull_request_target() -> None:
     for path in WORKFLOWS.glob("*.yml"):
         text = path.read_text()
-        assert "pull_request_target" not in text
-        assert "permissions:\n  contents: read" in text, path.name
-        assert "write-all" not in text
+        spec = load(path.name)
+        assert "pull_request_target" not in text and "workflow_run" not in text, path.name
+        assert spec["permissions"] == {}, f"{path.name}: nothing at the top; each job asks for what it needs"
+        for name, job in spec["jobs"].items():
+            granted = job["permissions"]
+            writes = {k for k, v in granted.items() if v == "write"}
+            allowed = {"pull-requests"} if (path.name, name) == ("plan.yml", "plan") else set()
+            assert writes <= allowed, (path.name, name, writes)
+            assert granted.get("contents") == "read", (path.name, name)
+
+
+def test_no_expression_inside_a_script_and_no_credentials_left_behind() -> None:
+    """An `${{ }}` expanded into a `run:` script is code injection when it carries text an
+    attacker controls (a branch name, a title, a model name from a spec): values go through
+    `env:`. And no checkout leaves the token in .git/config for later steps to read."""
+    for path in WORKFLOWS.glob("*.yml"):
+        for name, job in load(path.name)["jobs"].items():
+            for step in job["steps"]:
+                assert "${{" not in step.get("run", ""), (path.name, name, step.get("name"))
+                if str(step.get("uses", "")).startswith("actions/checkout"):
+                    assert (step.get("with") or {}).get("persist-credentials") is False, (path.name, name)
+
+
+def test_the_preview_runs_the_base_branchs_reconciler_not_the_pull_requests() -> None:
+    steps = load("plan.yml")["jobs"]["plan"]["steps"]
+    tool = next(s for s in steps if (s.get("with") or {}).get("ref") == "${{ github.event.pull_request.base.sha }}")
+    install = next(s for s in steps if s.get("name") == "Install")
+    assert install["run"].strip() == f"pip install ./{tool['with']['path']}"
+    runs = [s["run"] for s in steps if "run" in s]
+    assert not any(re.search(r"pip install (-e )?\.(\s|$)", r) for r in runs), "the pull request's own package"
+    assert all(s.get("name") for s in steps if s.get("uses") == "actions/checkout@v4")
 
 
 # --- the harness ---------------------------------------------------------------------------
@@ -370,3 +398,21 @@ def test_untrusted_text_never_becomes_a_workflow_command_or_markup(world: World)
         "title=reconciler drift",
         "the registry differs from git; run the apply workflow to restore it",
     ) in [c for s in drifted.steps for c in s.commands], "commands the workflow itself writes still work"
+
+
+def test_a_comment_with_the_marker_by_someone_else_is_never_edited(world: World) -> None:
+    base = world.sha()
+    world.repo.git.git.checkout("-b", "tune-iris")
+    world.repo.commit_edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.5")
+    state = world.tmp / "github"
+    state.mkdir(parents=True, exist_ok=True)
+    forged = "<!-- reconciler-plan -->\nLooks good, merge it. (not from the bot)"
+    (state / "comments.json").write_text(json.dumps({"1": {"body": forged, "user": "mallory"}}))
+    first = world.pull_request(base, registry=False)
+    assert first.success
+    assert first.comments["1"] == forged, "someone else's comment is never edited"
+    assert list(first.comments) == ["1", "2"] and first.comments["2"].startswith("<!-- reconciler-plan -->")
+    world.repo.commit_edit("specs/models/iris-classifier.yaml", "C: 0.5", "C: 0.6")
+    second = world.pull_request(base, registry=False)
+    assert list(second.comments) == ["1", "2"] and second.comments["1"] == forged
+    assert "1.0 -> 0.6" in second.comments["2"], "the bot's own comment is updated in place"
