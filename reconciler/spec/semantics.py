@@ -4,6 +4,7 @@ the repository's files. Every check returns problems with paths; nothing here ra
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -177,6 +178,10 @@ def check_params(params: dict[str, Any], info: EstimatorInfo, path: Path_) -> It
         if unsafe is not None and name in info.params and not any(value == ok for ok in unsafe[0]):
             yield Problem((*path, name), unsafe[1])
             continue
+        if _non_finite(value):
+            # NaN and infinity cannot be fingerprinted (NaN is not even equal to itself).
+            yield Problem((*path, name), f"must be a finite number (got {_show(value)})")
+            continue
         if name == "n_jobs" and isinstance(value, int) and abs(value) > MAX_N_JOBS:
             yield Problem((*path, name), f"n_jobs must be between -{MAX_N_JOBS} and {MAX_N_JOBS} (got {value})")
             continue
@@ -194,6 +199,16 @@ def check_params(params: dict[str, Any], info: EstimatorInfo, path: Path_) -> It
         if constraints and not any(c.accepts(value) for c in constraints):
             wanted = " or ".join(c.desc for c in constraints)
             yield Problem((*path, name), f"must be {wanted} (got {_show(value)})")
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_non_finite(v) for v in value)
+    return False
 
 
 def _looks_like_estimator(value: Any) -> bool:

@@ -250,22 +250,40 @@ class _KeyProblem(Exception):
         self.position = position
 
 
-def to_plain(node: Any) -> Any:
+# Standard YAML types are data; any other tag (`!!python/object/apply:os.system`, `!custom`) asks a
+# loader to build something, and ruamel's round-trip loader would keep the value and drop the tag
+# without a word. Specs are data: such a tag is refused where it is written.
+_STANDARD = "tag:yaml.org,2002:"
+PLAIN_TAGS = frozenset(_STANDARD + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp"))
+
+
+def _tag_problem(node: Any) -> str | None:
+    tag = getattr(node, "tag", None)
+    value = getattr(tag, "value", None)
+    if not isinstance(value, str) or value in PLAIN_TAGS:
+        return None
+    shown = "!!" + value[len(_STANDARD) :] if value.startswith(_STANDARD) else value
+    return f"YAML tag '{shown}' is not allowed: specs are plain data (mappings, lists, strings, numbers, booleans)"
+
+
+def to_plain(node: Any, position: tuple[int, int] | None = None) -> Any:
     """Convert ruamel's round-trip types to plain JSON-like Python values."""
+    problem = _tag_problem(node)
+    if problem is not None:
+        raise _KeyProblem(problem, position or _start(node))
     if isinstance(node, dict):
         out: dict[str, Any] = {}
+        where = getattr(getattr(node, "lc", None), "data", None) or {}  # (an !!omap keeps none)
         for k, v in node.items():
+            found = where.get(k)
             if not isinstance(k, str):
-                pos = _start(node)
-                if isinstance(node, CommentedMap):
-                    found = node.lc.data.get(k)
-                    if found is not None:
-                        pos = (found[0], found[1])
+                pos = (found[0], found[1]) if found is not None else _start(node)
                 raise _KeyProblem(f"mapping keys must be strings, not {_type_word(k)}", pos)
-            out[str(k)] = to_plain(v)
+            out[str(k)] = to_plain(v, (found[2], found[3]) if found is not None else None)
         return out
     if isinstance(node, list):
-        return [to_plain(v) for v in node]
+        spots = getattr(getattr(node, "lc", None), "data", None) or {}
+        return [to_plain(v, tuple(spots[i][:2]) if i in spots else None) for i, v in enumerate(node)]
     if isinstance(node, bool) or node is None:
         return node
     if isinstance(node, int):

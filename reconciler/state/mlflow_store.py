@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -48,6 +49,8 @@ def _quiet() -> None:
     for name in ("mlflow", "alembic", "sqlalchemy", "urllib3", "git"):
         logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow prints "View run ... at: <tracking URI>/..." after each run, credentials and all.
+    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     for key, value in HTTP_DEFAULTS.items():
         os.environ.setdefault(key, value)
     warnings.filterwarnings("ignore", module="mlflow")
@@ -107,11 +110,41 @@ class MlflowStore:
         _point(mlflow, self.tracking_uri)
         self._mlflow_module = mlflow
         with _store_creation_lock(sqlite_path):
-            if sqlite_path is not None and not _has_schema(sqlite_path):
-                # The tracking and the registry store each create the schema on first use; done
-                # here, under the file lock, so two processes never create it at once.
-                self._call(self.client.search_experiments, max_results=1)
-                self._call(self.client.search_registered_models, max_results=1)
+            if sqlite_path is None:
+                return
+            try:
+                # The tracking and the registry store each create the schema on first use: done
+                # here, under the file lock, so two processes never create it at once; and a
+                # schema a killed run left half migrated is found here, not mid-apply.
+                self._call(lambda: self.client.search_experiments(max_results=1))
+                self._call(lambda: self.registry.search_registered_models(max_results=1))
+            except RegistryError as exc:
+                if "database schema" not in str(exc) and "already exists" not in str(exc):
+                    raise
+                self._recover_half_made(sqlite_path, exc)
+
+    def _recover_half_made(self, path: Path, exc: RegistryError) -> None:
+        """A run killed while MLflow created the store leaves its schema half migrated, and
+        MLflow then refuses to open it. Holding nothing yet, it is set aside and made again;
+        holding data, it is left alone with the exact commands to repair it."""
+        if _holds_data(path):
+            uri = f"sqlite:///{path}"
+            raise ReconcilerError(
+                f"the store {path} is only partly migrated ({str(exc).split('. ')[0].removeprefix('MLflow: ')}) "
+                f"and holds data. Back it up (cp {path} {path}.bak), then run: mlflow db upgrade {uri}"
+            ) from exc
+        aside = path.with_name(f"{path.name}.incomplete-{int(time.time())}")
+        _forget_engines(self.tracking_uri)  # pooled connections would follow the file aside
+        os.replace(path, aside)
+        self._client = None
+        self._registry = None
+        self._call(lambda: self.client.search_experiments(max_results=1))
+        self._call(lambda: self.registry.search_registered_models(max_results=1))
+        print(
+            f"reconciler: {path} was left half-created by a run that was killed; "
+            f"it held nothing, so it was made again (the old file is {aside.name})",
+            file=sys.stderr,
+        )
 
     @property
     def client(self) -> Any:
@@ -685,6 +718,35 @@ def _point(mlflow: Any, tracking_uri: str) -> None:
 def _param_value(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     return text[:6000]
+
+
+def _forget_engines(uri: str) -> None:
+    """Drop MLflow's cached SQLAlchemy engines for a store (kept per URI, per store class)."""
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
+    for cls in (TrackingStore, RegistryStore):
+        engines = getattr(cls, "_engine_map", None)
+        if isinstance(engines, dict):
+            engine = engines.pop(uri, None)
+            if engine is not None:
+                engine.dispose()
+
+
+def _holds_data(path: Path) -> bool:
+    """Whether a SQLite store holds anything of ours: a registered model or a run."""
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            return any(
+                db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None
+                for table in ("registered_models", "runs")
+                if table in names
+            )
+    except sqlite3.Error:
+        return True  # unreadable: never assume it is empty
 
 
 def _has_schema(path: Path) -> bool:

@@ -106,6 +106,12 @@ def export_revision(path: Path, revision: str, cache: Path) -> Path:
                 if not rel.startswith(prefix + "/"):
                     continue
                 rel = rel[len(prefix) + 1 :]
+            parts = rel.split("/")
+            if any(part in ("", ".", "..", ".git") for part in parts) or "\\" in rel or "\x00" in rel:
+                # Git itself never writes such a tree; someone crafted it to escape the export.
+                raise ReconcilerError(
+                    f"revision '{revision}' ({commit.hexsha[:7]}) holds a path that cannot be exported: {rel!r}"
+                )
             target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             if blob.mode == 0o120000:  # a symlink is stored as its target path; keep it as text
@@ -114,10 +120,17 @@ def export_revision(path: Path, revision: str, cache: Path) -> Path:
             with target.open("wb") as fh:
                 shutil.copyfileobj(blob.data_stream, fh)
         os.replace(tmp, dest)  # atomic: a killed export never looks complete
-    except OSError:
+    except ReconcilerError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except (OSError, ValueError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if not dest.is_dir():
-            raise
+            # A tree git would not write (a file and a folder of one name, names the file
+            # system refuses): the revision, not the reconciler, is at fault.
+            raise ReconcilerError(
+                f"revision '{revision}' ({commit.hexsha[:7]}) cannot be exported: {type(exc).__name__}: {exc}"
+            ) from exc
     return Path(dest)
 
 

@@ -159,3 +159,63 @@ def test_helpers_compare_whole_registries(repo: Repo) -> None:
     assert repo.apply()[0] == 0
     assert snapshot(repo.uri) == snapshot(repo.uri)
     assert Path(repo.path).is_dir()
+
+
+def crafted_commit(repo: Repo, entries: list[tuple[str, str, bytes]]) -> str:
+    """A commit whose root tree holds exactly `entries` (mode, name, object id), written with
+    git's plumbing: git would never produce names like '..' itself."""
+    import subprocess
+
+    body = b"".join(
+        mode.encode() + b" " + name.encode() + b"\0" + bytes.fromhex(oid.decode()) for mode, name, oid in entries
+    )
+
+    tree = (
+        subprocess.run(
+            ["git", "hash-object", "-t", "tree", "-w", "--literally", "--stdin"],
+            input=body,
+            cwd=repo.path,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    return subprocess.run(
+        ["git", "commit-tree", tree, "-m", "crafted"], cwd=repo.path, capture_output=True, check=True, text=True
+    ).stdout.strip()
+
+
+@pytest.mark.parametrize("name", ["..", ".git"])
+def test_a_pin_to_a_crafted_tree_is_a_clear_error_and_writes_nothing_outside(repo: Repo, name: str) -> None:
+    import subprocess
+
+    assert repo.apply()[0] == 0
+    blob = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"],
+        input=b"kind: Dataset\n",
+        cwd=repo.path,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
+    inner = subprocess.run(
+        ["git", "hash-object", "-t", "tree", "-w", "--literally", "--stdin"],
+        input=b"100644 escaped.yaml\0" + bytes.fromhex(blob.decode()),
+        cwd=repo.path,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
+    sha = crafted_commit(repo, [("40000", name, inner)])
+    repo.edit(
+        "environments/production.yaml",
+        "  iris-classifier: {gates: [quality]}",
+        f"  iris-classifier: {{gates: [quality], pin: {sha[:12]}}}",
+    )
+    repo.commit("production pinned to a crafted commit")
+    before = snapshot(repo.uri)
+    code, out, err = repo.run("plan")
+    assert code == 1, out + err
+    assert f"revision '{sha[:12]}'" in err and "cannot be exported" in err and f"'tree/{name}'" in err, err
+    assert "internal error" not in out + err
+    assert not list((repo.path / ".reconciler").rglob("escaped.yaml")), "nothing was written outside the export"
+    assert snapshot(repo.uri) == before

@@ -29,9 +29,12 @@ def test_server_dies_mid_apply_then_the_rerun_converges(
     server: LocalServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = make_repo(tmp_path / "repo", SMALL_SPECS, capsys)
+    # Credentials in the URI, as a team's secret often has them: they must appear nowhere.
+    uri = server.uri.replace("http://", "http://bob:s3cret@")
+    shown = server.uri.replace("http://", "http://bob:***@")
     env = {
         **os.environ,
-        "MLFLOW_TRACKING_URI": server.uri,
+        "MLFLOW_TRACKING_URI": uri,
         "RECONCILER_LOCK_LEASE_SECONDS": "3",
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
         "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
@@ -52,7 +55,8 @@ def test_server_dies_mid_apply_then_the_rerun_converges(
     out, err = apply.communicate(timeout=120)
     assert apply.returncode == 4, out + err
     (message,) = err.strip().splitlines()
-    assert message.startswith(f"reconciler: cannot reach the MLflow registry at {server.uri}")
+    assert message.startswith(f"reconciler: cannot reach the MLflow registry at {shown}"), message
+    assert "s3cret" not in out + err
 
     server.start()
     rerun = subprocess.run(
@@ -65,6 +69,7 @@ def test_server_dies_mid_apply_then_the_rerun_converges(
         timeout=300,
     )
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert "s3cret" not in rerun.stdout + rerun.stderr, "MLflow's own 'View run ... at' lines included"
     actual = MlflowStore(server.uri).read()
     assert violations(actual) == []
     assert {(env_, m) for m, rm in actual.models.items() for env_ in rm.aliases} == {

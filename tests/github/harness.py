@@ -58,8 +58,9 @@ elif args[0] == "api" and "--method" in args and args[args.index("--method") + 1
     comment_id = args[args.index("--method") + 2].rsplit("/", 1)[-1]
     comments[comment_id]["body"] = body_from(args)
 elif args[0] == "api":
-    listing = [{{"id": int(cid), "body": c["body"], "user": {{"login": c["user"], "type": "Bot" if c["user"] == BOT else "User"}}}}
-               for cid, c in comments.items()]
+    listing = [
+        {{"id": int(cid), "body": c["body"], "user": {{"login": c["user"]}}}} for cid, c in comments.items()
+    ]
     text = json.dumps(listing)
     if "--jq" in args:
         text = subprocess.run(["jq", "-r", args[args.index("--jq") + 1]], input=text, capture_output=True,
