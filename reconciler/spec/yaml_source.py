@@ -258,12 +258,20 @@ PLAIN_TAGS = frozenset(_STANDARD + t for t in ("str", "int", "float", "bool", "n
 
 
 def _tag_problem(node: Any) -> str | None:
+    # Two standard tags the loader turns into Python types without keeping the tag.
+    if isinstance(node, (bytes, bytearray)):
+        return _not_allowed("!!binary")
+    if isinstance(node, (set, frozenset)) or type(node).__name__ == "CommentedSet":
+        return _not_allowed("!!set")
     tag = getattr(node, "tag", None)
     value = getattr(tag, "value", None)
     if not isinstance(value, str) or value in PLAIN_TAGS:
         return None
-    shown = "!!" + value[len(_STANDARD) :] if value.startswith(_STANDARD) else value
-    return f"YAML tag '{shown}' is not allowed: specs are plain data (mappings, lists, strings, numbers, booleans)"
+    return _not_allowed("!!" + value[len(_STANDARD) :] if value.startswith(_STANDARD) else value)
+
+
+def _not_allowed(tag: str) -> str:
+    return f"YAML tag '{tag}' is not allowed: specs are plain data (mappings, lists, strings, numbers, booleans)"
 
 
 def to_plain(node: Any, position: tuple[int, int] | None = None) -> Any:
