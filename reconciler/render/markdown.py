@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 
-_INLINE = re.compile(r"([\\`*_\[\]|#~])")
+# What can restructure a comment from inside one line: a backslash (escapes what follows), a
+# backtick (opens code), a pipe (ends a table cell), brackets (links). Emphasis markers only
+# restyle text, and `_` inside names (f1_macro) must read as written.
+_INLINE = re.compile(r"([\\`|\[\]])")
 _BACKTICKS = re.compile(r"`+")
 # What can open raw HTML in CommonMark: a tag, a closing tag, a comment, a declaration, a
 # processing instruction. `<=` and `a < b` stay as written; `<!--`, `<img`, `</details>` do not.
