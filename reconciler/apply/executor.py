@@ -65,7 +65,9 @@ Listener = Callable[[str, Action, Outcome | None], None]
 # Estimators fitted in this process, kept so their gates are measured without loading them back
 # from the registry. Bounded: a plan with many large models must not hold them all in memory.
 FITTED_KEPT = 8
-# Measured on 2 cores: spawning a worker and importing what a fit needs takes about this long.
+# Fitting in parallel only pays when the rest of the fits would take longer than this. It was
+# measured (2 cores) when each worker was spawned and imported scikit-learn; fits now start from
+# a fork server in well under a second, so it is conservative until measured again.
 WORKER_START_SECONDS = 3.0
 
 
