@@ -74,7 +74,8 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     for script, script_args in plan.items():
         result = subprocess.run(
-            [sys.executable, str(HERE / script), *script_args],
+            # As modules from the repository root: the server benchmark uses the tests' LocalServer.
+            [sys.executable, "-m", f"bench.{script.removesuffix('.py')}", *script_args],
             cwd=ROOT,
             env=env,
             capture_output=True,

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from reconciler.state.local_server import LocalServer
+from tests.local_server import LocalServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from reconciler import __version__
-from reconciler.apply import chaos, train
+from reconciler import __version__, chaos
+from reconciler.apply import train
 from reconciler.apply.budget import fit_many, fit_within_budget
 from reconciler.apply.fit import Fitted, Progress
 from reconciler.apply.measure import measure
@@ -27,11 +27,12 @@ from reconciler.gates.measures import (
     PREDICT_P95,
     TRAINING_SECONDS,
 )
+from reconciler.gates.verdict import Verdict
 from reconciler.plan.model import Action, Kind, Plan
 from reconciler.spec.catalog import Catalog
 from reconciler.spec.fingerprint import spec_hash
 from reconciler.state import tags as t
-from reconciler.state.actual import ActualState, LedgerEntry, RegisteredModelState, Verdict, VersionState
+from reconciler.state.actual import ActualState, LedgerEntry, RegisteredModelState, VersionState
 from reconciler.state.mlflow_store import Candidate, LeaseLost, MlflowStore, RegistryUnavailable
 from reconciler.state.signing import METRICS_SIGNATURE, sign, sign_metrics
 from reconciler.vcs.git import Provenance

@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.apply import train
 from reconciler.apply.measure import predict_cost_us_per_row, serialized
+from reconciler.data import profile
 from reconciler.data.frames import Split
 from reconciler.engine import Target
 from reconciler.gates.measures import (
@@ -23,7 +24,6 @@ from reconciler.gates.measures import (
     PREDICT_P95,
     TRAINING_SECONDS,
 )
-from reconciler.monitor import profile
 from reconciler.spec.catalog import Catalog
 
 Progress = Callable[[int, int, str, float], None]  # done, total, what finished, seconds so far
@@ -47,7 +47,7 @@ class Fitted:
 
 
 def fit_target(target: Target, catalog: Catalog, keep_split: bool = True, in_worker: bool = False) -> Fitted:
-    from reconciler.apply import chaos
+    from reconciler import chaos
     from reconciler.data.frames import check_data, load_frame, split
 
     dataset = target.resolved.dataset

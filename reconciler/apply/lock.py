@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from types import TracebackType
 
-from reconciler.apply import chaos
+from reconciler import chaos
 from reconciler.diagnostics import ReconcilerError
 from reconciler.state.mlflow_store import Lease, LeaseLost, MlflowStore, RegistryError
 

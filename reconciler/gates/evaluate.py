@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from reconciler.gates import measures
+from reconciler.gates.verdict import RuleResult, Verdict
 from reconciler.spec.fingerprint import sha256_json
 from reconciler.spec.kinds import BaselineRule, CostRule, Gate, MetricRule
-from reconciler.state.actual import RuleResult, Verdict
 
 # Equal metrics must never fail a regression rule through float rounding.
 EPSILON = 1e-12

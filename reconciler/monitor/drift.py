@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.monitor.profile import OTHER, bin_counts, kind_of
+from reconciler.data.profile import OTHER, bin_counts, kind_of
 
 EPSILON = 1e-4  # floor for an empty bin's share, so PSI stays finite
 NEW = "(new)"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.apply import chaos
+from reconciler import chaos
 from reconciler.diagnostics import ReconcilerError
 from reconciler.redact import redact
 from reconciler.state import tags as t

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.state.local_server import LocalServer
+from tests.local_server import LocalServer
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 

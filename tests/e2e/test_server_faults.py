@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.state.invariants import violations
-from reconciler.state.local_server import LocalServer
 from reconciler.state.mlflow_store import MlflowStore
 from tests.conftest import ROOT
 from tests.e2e.conftest import SMALL_SPECS, make_repo
+from tests.local_server import LocalServer
 
 
 @pytest.fixture
