@@ -32,7 +32,7 @@ from reconciler.plan.model import Action, Kind, Plan
 from reconciler.spec.catalog import Catalog
 from reconciler.spec.fingerprint import spec_hash
 from reconciler.state import tags as t
-from reconciler.state.actual import ActualState, LedgerEntry, RegisteredModelState, VersionState
+from reconciler.state.actual import ActualState, LedgerEntry, RegisteredModelState, VersionState, version_label
 from reconciler.state.mlflow_store import Candidate, LeaseLost, MlflowStore, RegistryUnavailable
 from reconciler.state.signing import METRICS_SIGNATURE, sign, sign_metrics
 from reconciler.vcs.git import Provenance
@@ -200,17 +200,12 @@ class Executor:
         target = self.targets.get((action.environment, action.model))
         self.store.append_ledger(
             action.model,
-            LedgerEntry(
-                0,
+            self._entry(
                 action.environment,
                 last.to_version if last else None,
                 action.to_version,
-                self.provenance.commit,
-                _now(),
-                self.plan_id,
                 "recorded: the alias was already at the desired version (an interrupted apply)",
                 target.entry.gates_hash if target else "",
-                self.provenance.dirty,
             ),
         )
         self._model(action.model, refresh=True)
@@ -504,7 +499,8 @@ class Executor:
             if not verdict.passed:
                 # The evaluate step already reported the failure with its numbers.
                 where = "its gates" if env == action.environment else f"the gates of '{env}'"
-                return "skipped", f"v{version.version} failed {where}; alias stays at {_v(action.from_version)}", None
+                stays = version_label(action.from_version)
+                return "skipped", f"v{version.version} failed {where}; alias stays at {stays}", None
         rm = self._model(action.model)
         if rm is not None and rm.aliases.get(action.environment) == version.version:
             return "done", f"already at v{version.version}", version.version
@@ -512,48 +508,36 @@ class Executor:
             current = rm.versions.get(action.from_version) if rm and action.from_version else None
             refusals = self.policy_gate(action, version, current)
             if refusals:
-                return "failed", "; ".join(refusals) + f"; alias stays at {_v(action.from_version)}", None
+                return "failed", "; ".join(refusals) + f"; alias stays at {version_label(action.from_version)}", None
         chaos.point("promote:before-alias")
         ledger = self.store.move_alias(action.model, action.environment, action.from_version, version.version)
         chaos.point("promote:after-alias")
         entry = self.store.append_ledger(
             action.model,
-            LedgerEntry(
-                0,
-                action.environment,
-                action.from_version,
-                version.version,
-                self.provenance.commit,
-                _now(),
-                self.plan_id,
-                action.reason,
-                target.entry.gates_hash,
-                self.provenance.dirty,
+            self._entry(
+                action.environment, action.from_version, version.version, action.reason, target.entry.gates_hash
             ),
             ledger,
         )
         self._moved(action.model, action.environment, version.version, (*ledger, entry))
-        return "done", f"{action.environment}: {_v(action.from_version)} -> v{version.version}", version.version
+        moved = f"{action.environment}: {version_label(action.from_version)} -> v{version.version}"
+        return "done", moved, version.version
+
+    def _entry(self, env: str, before: str | None, after: str | None, reason: str, gates: str = "") -> LedgerEntry:
+        """The ledger entry for an alias move made by this run (its number is given on append)."""
+        return LedgerEntry(
+            0, env, before, after, self.provenance.commit, _now(), self.plan_id, reason, gates, self.provenance.dirty
+        )
 
     def _demote(self, action: Action) -> tuple[str, str, str | None]:
         ledger = self.store.move_alias(action.model, action.environment, action.from_version, None)
         entry = self.store.append_ledger(
             action.model,
-            LedgerEntry(
-                0,
-                action.environment,
-                action.from_version,
-                None,
-                self.provenance.commit,
-                _now(),
-                self.plan_id,
-                action.reason,
-                dirty=self.provenance.dirty,
-            ),
+            self._entry(action.environment, action.from_version, None, action.reason),
             ledger,
         )
         self._moved(action.model, action.environment, None, (*ledger, entry))
-        return "done", f"{action.environment}: {_v(action.from_version)} -> (none)", None
+        return "done", f"{action.environment}: {version_label(action.from_version)} -> (none)", None
 
 
 def _data_key(target: Target) -> tuple[str, str]:
@@ -565,10 +549,6 @@ def _split_of(version: VersionState) -> object:
     spec = version.spec or {}
     dataset = spec.get("dataset")
     return dataset.get("split") if isinstance(dataset, dict) else None
-
-
-def _v(version: str | None) -> str:
-    return f"v{version}" if version else "(none)"
 
 
 def describe(outcome: Outcome) -> dict[str, Any]:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from reconciler.atomic import write_json
 from reconciler.data.files import check_data_file
 from reconciler.spec.kinds import CsvSource, Dataset, ParquetSource, SklearnSource
 
@@ -94,12 +93,5 @@ class ContentHasher:
     def save(self) -> None:
         if not self._dirty or self.cache_file is None or self._cache is None:
             return
-        try:
-            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.cache_file.parent, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self._cache, fh)
-            os.replace(tmp, self.cache_file)  # atomic: a killed run never leaves half a cache
+        if write_json(self.cache_file, self._cache):  # atomic: a killed run never leaves half a cache
             self._dirty = False
-        except OSError:
-            pass

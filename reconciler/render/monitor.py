@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from reconciler.monitor.check import MonitorReport
 from reconciler.monitor.drift import ColumnDrift, Histogram
-from reconciler.render.views import render
+from reconciler.render.views import environment, render
 
 REFERENCE_COLOUR = (120, 144, 156)
 LIVE_COLOUR = (230, 97, 0)
@@ -23,20 +21,6 @@ def text(reports: Sequence[MonitorReport]) -> str:
 
 def markdown(reports: Sequence[MonitorReport], images: dict[str, str] | None = None) -> str:
     return render("monitor.md.j2", reports=reports, images=images or {})
-
-
-@lru_cache(maxsize=1)
-def _html_environment() -> Any:
-    import jinja2
-
-    # Feature names and categories come from data: escaped, unlike the text templates.
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("reconciler", "render/templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
 
 
 @dataclass(frozen=True)
@@ -83,7 +67,7 @@ def html(report: MonitorReport) -> str:
     if report.drift.prediction is not None:
         columns.append(report.drift.prediction)
     charts = {c.name: chart(c.histogram) for c in columns}
-    page = _html_environment().get_template("monitor.html.j2")
+    page = environment(html=True).get_template("monitor.html.j2")
     return str(page.render(report=report, columns=columns, charts=charts))
 
 

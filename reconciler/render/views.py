@@ -9,12 +9,15 @@ from typing import Any
 
 from reconciler.plan.model import UNKNOWN_VERSION, Action, Kind, Plan
 from reconciler.render.markdown import md_code, md_text
-from reconciler.state.actual import ActualState
+from reconciler.state.actual import ActualState, version_label
 from reconciler.vcs.git import Revert
 
 
-@lru_cache(maxsize=1)
-def environment() -> Any:
+@lru_cache(maxsize=2)
+def environment(html: bool = False) -> Any:
+    """The one template environment, in its two modes: text and Markdown (values that did not
+    come from this code go through the `md`/`code` filters), or HTML (autoescaped: feature names
+    and categories come from data)."""
     import jinja2
 
     from reconciler.render.markdown import fence_for, md_code, md_text
@@ -23,11 +26,10 @@ def environment() -> Any:
         loader=jinja2.PackageLoader("reconciler", "render/templates"),
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
+        keep_trailing_newline=not html,
+        autoescape=html,
         undefined=jinja2.StrictUndefined,
     )
-    # Markdown templates pass every value that did not come from this code through these.
     env.filters.update(md=md_text, code=md_code, fence=fence_for)
     return env
 
@@ -53,9 +55,7 @@ class Row:
 def _v(version: str | None, new: bool = False) -> str:
     if version == UNKNOWN_VERSION:
         return "(deployed)"
-    if version:
-        return f"v{version}"
-    return "(new)" if new else "(none)"
+    return version_label(version, "(new)" if new else "(none)")
 
 
 def rows(plan: Plan, *, include_noop: bool = True) -> list[Row]:

@@ -13,11 +13,12 @@ import importlib.metadata
 import inspect
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from reconciler.atomic import write_json
 
 SHIPPED = Path(__file__).with_name("sklearn_catalog.json")
 CATALOG_FORMAT = 2  # 2: datasets know their number of classes
@@ -126,19 +127,8 @@ def load_catalog() -> Catalog:
     except (OSError, ValueError, KeyError):
         pass
     raw = build_catalog()
-    _write_atomic(cached, raw)
+    write_json(cached, raw, indent=1, sort_keys=True)  # a read-only home only costs the rebuild next time
     return _from_json(raw)
-
-
-def _write_atomic(path: Path, raw: dict[str, Any]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(raw, fh, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only home only costs the rebuild next time
 
 
 def _from_json(raw: dict[str, Any]) -> Catalog:

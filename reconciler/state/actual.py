@@ -12,6 +12,11 @@ from reconciler.gates.verdict import Verdict
 from reconciler.state import tags as t
 
 
+def version_label(version: str | None, missing: str = "(none)") -> str:
+    """How a version is named in every message: `v3`, or what stands for no version."""
+    return f"v{version}" if version else missing
+
+
 @dataclass(frozen=True)
 class VersionState:
     model: str

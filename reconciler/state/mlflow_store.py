@@ -31,6 +31,7 @@ from reconciler.state.actual import (
     VersionState,
     parse_ledger,
     registered_model_state,
+    version_label,
     version_state,
 )
 from reconciler.state.signing import METRICS_SIGNATURE, sign_metrics
@@ -365,7 +366,8 @@ class MlflowStore:
         now = str(now) if now is not None else None
         if now != expected:
             raise ReconcilerError(
-                f"alias {model}@{alias} moved while applying (expected {_v(expected)}, found {_v(now)}); run plan again"
+                f"alias {model}@{alias} moved while applying "
+                f"(expected {version_label(expected)}, found {version_label(now)}); run plan again"
             )
         ledger = parse_ledger(rm.tags)
         _next_seq(model, ledger)  # a ledger that cannot take the entry stops the move before it is made
@@ -695,10 +697,6 @@ HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }
-
-
-def _v(version: str | None) -> str:
-    return f"v{version}" if version else "(none)"
 
 
 def _point(mlflow: Any, tracking_uri: str) -> None:
