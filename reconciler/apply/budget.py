@@ -82,7 +82,7 @@ def _child(conn: Connection, target: Target, catalog: Catalog, environ: dict[str
     # The server was started with the environment of that moment; the fit sees today's.
     os.environ.clear()
     os.environ.update(environ)
-    fitted = fit_guarded(target, catalog, keep_split=False)
+    fitted = fit_guarded(target, catalog)
     try:
         conn.send(fitted)
     except Exception as exc:  # an estimator that cannot be pickled back

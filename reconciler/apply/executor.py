@@ -288,8 +288,6 @@ class Executor:
             if fitted.traceback is not None and os.environ.get("RECONCILER_DEBUG"):
                 raise RuntimeError(f"{action.model}: training failed with a bug:\n{fitted.traceback}")
             return "failed", fitted.error, None
-        if fitted.split is not None:
-            _keep(self._splits, _data_key(target), fitted.split, SPLITS_KEPT)
         model = target.resolved.model
         estimator = fitted.estimator
         metrics = dict(fitted.metrics or {})

@@ -14,7 +14,6 @@ from typing import Any
 from reconciler.apply import train
 from reconciler.apply.measure import predict_cost_us_per_row, serialized
 from reconciler.data import profile
-from reconciler.data.frames import Split
 from reconciler.engine import Target
 from reconciler.gates.measures import (
     COST_BATCH,
@@ -43,11 +42,11 @@ class Fitted:
     error: str | None = None  # an expected failure (scikit-learn refused the data or parameters)
     traceback: str | None = None  # set with `error` when the failure was a bug, not the spec's fault
     trusted_types: tuple[str, ...] | None = None
-    split: Split | None = None  # kept only in-process: sending data back from a worker costs more than reloading it
 
 
-def fit_target(target: Target, catalog: Catalog, keep_split: bool = True, in_worker: bool = False) -> Fitted:
-    from reconciler import chaos
+def fit_target(target: Target, catalog: Catalog) -> Fitted:
+    """Runs in a fit child (see `budget`): the applying process passes the chaos points around
+    it, and reloads the split when it measures (sending the data back costs more)."""
     from reconciler.data.frames import check_data, load_frame, split
 
     dataset = target.resolved.dataset
@@ -61,15 +60,11 @@ def fit_target(target: Target, catalog: Catalog, keep_split: bool = True, in_wor
     data = split(dataset, frame)
     model = target.resolved.model
     start = time.perf_counter()
-    if not in_worker:  # in a worker the applying process passes these points when it records the fit
-        chaos.point("train:before-fit")
     try:
         estimator = train.fit(model.estimator, model.seed, data, catalog)
     except (ValueError, TypeError) as exc:
         # scikit-learn's own checks (a parameter it rejects, data it cannot fit): name the spec.
         return Fitted(error=f"{target.spec_file}: estimator: scikit-learn refused to fit: {_first(exc)}")
-    if not in_worker:
-        chaos.point("train:after-fit")
     fit_seconds = time.perf_counter() - start
     try:
         metrics = train.score(estimator, model.metrics, data.x_test, data.y_test)
@@ -90,7 +85,6 @@ def fit_target(target: Target, catalog: Catalog, keep_split: bool = True, in_wor
         example=example,
         predictions_example=estimator.predict(example),
         trusted_types=trusted,
-        split=data if keep_split else None,
     )
 
 
@@ -98,11 +92,11 @@ def _first(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def fit_guarded(target: Target, catalog: Catalog, keep_split: bool = True) -> Fitted:
+def fit_guarded(target: Target, catalog: Catalog) -> Fitted:
     """fit_target, with a bug turned into that model's failure (its traceback kept), so one
-    model never stops the others, whether it was fitted here or in a worker."""
+    model never stops the others."""
     try:
-        return fit_target(target, catalog, keep_split=keep_split, in_worker=True)
+        return fit_target(target, catalog)
     except Exception as exc:
         import traceback
 

@@ -179,9 +179,8 @@ def _fit_before_locking(
     for a in session.plan.only(args.selectors).actions:
         if a.kind is Kind.TRAIN and a.fingerprint:
             work.setdefault((a.model, a.fingerprint), session.desired.targets[(a.environment, a.model)])
-    if len(work) > 1 and args.jobs > 1:
-        return fit_many(work, load_catalog(), args.jobs, ProgressDisplay())
-    return fit_many(work, load_catalog(), 1)
+    parallel = len(work) > 1 and args.jobs > 1
+    return fit_many(work, load_catalog(), args.jobs, ProgressDisplay() if parallel else None)
 
 
 def _apply(

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "github":
         from reconciler.github import actions as gha
 
-        gha.print_commands(text)  # annotations: let through the stop on untrusted output
+        gha.print_commands(text)  # our annotations: written around the output guard
     else:
         print(text)
     return 0 if not any(d.severity == "error" for d in diagnostics) else 1

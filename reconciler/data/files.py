@@ -25,6 +25,15 @@ def max_data_bytes() -> int:
         return DEFAULT_MAX_DATA_BYTES
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
 class DataFileError(ValueError):
     pass
 
@@ -37,17 +46,7 @@ def check_data_file(path: Path | str, shown: str | None = None) -> int:
     except OSError as exc:
         raise DataFileError(f"cannot read {name}: {exc.strerror or exc}") from exc
     if not stat.S_ISREG(st.st_mode):
-        kind = (
-            "a directory"
-            if stat.S_ISDIR(st.st_mode)
-            else "a FIFO"
-            if stat.S_ISFIFO(st.st_mode)
-            else "a device"
-            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-            else "a socket"
-            if stat.S_ISSOCK(st.st_mode)
-            else "not a regular file"
-        )
+        kind = next((word for test, word in _KINDS if test(st.st_mode)), "not a regular file")
         raise DataFileError(f"{name} is {kind}, not a data file")
     limit = max_data_bytes()
     if st.st_size > limit:

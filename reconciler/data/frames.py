@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.data.files import MAX_COLUMNS, DataFileError, check_data_file
-from reconciler.spec.kinds import CsvSource, Dataset, ParquetSource, SklearnSource
+from reconciler.spec.kinds import CsvSource, Dataset, SklearnSource
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,6 @@ def load_frame(dataset: Dataset, repo: Path) -> Any:
     import pandas as pd
 
     source = dataset.source
-    if isinstance(source, (CsvSource, ParquetSource)):
-        rel = source.csv if isinstance(source, CsvSource) else source.parquet
-        check_data_file(repo / rel, rel)
-
     if isinstance(source, SklearnSource):
         import sklearn.datasets
 
@@ -35,6 +31,7 @@ def load_frame(dataset: Dataset, repo: Path) -> Any:
         frame.columns = [str(c) for c in frame.columns]
         return frame
     rel = source.csv if isinstance(source, CsvSource) else source.parquet
+    check_data_file(repo / rel, rel)
     try:
         frame = pd.read_csv(repo / rel) if isinstance(source, CsvSource) else pd.read_parquet(repo / rel)
     except MemoryError as exc:

@@ -13,7 +13,6 @@ refused up front, and every undefined name is an error rather than a quiet `None
 from __future__ import annotations
 
 import re
-import string
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,10 +21,10 @@ from functools import lru_cache
 from types import FrameType
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_environment
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 
 MAX_SEQUENCE = 10_000  # items in a range or a repetition
 MAX_TEXT = 100_000  # characters in any string (or items in any list) an expression builds
@@ -125,21 +124,12 @@ def _check_call(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tupl
     return args
 
 
-class _BoundedFormatter(string.Formatter):
+class _BoundedFormatter(SandboxedFormatter):
     """`str.format` with widths and total output bounded (Jinja's sandboxed field lookup kept)."""
 
     def __init__(self, env: PolicySandbox) -> None:
-        self._env = env
+        super().__init__(env)
         self._total = 0
-
-    def get_field(self, field_name: str, args: Any, kwargs: Any) -> tuple[Any, str]:
-        from _string import formatter_field_name_split  # type: ignore[import-not-found]
-
-        first, rest = formatter_field_name_split(field_name)
-        obj = self.get_value(first, args, kwargs)
-        for is_attr, i in rest:
-            obj = self._env.getattr(obj, i) if is_attr else self._env.getitem(obj, i)
-        return obj, first
 
     def format_field(self, value: Any, format_spec: str) -> str:
         for digits in _DIGITS.findall(format_spec):
@@ -171,9 +161,9 @@ class PolicySandbox(ImmutableSandboxedEnvironment):
         super().__init__(undefined=StrictUndefined, autoescape=False)
         self.globals = {"range": _bounded_range}
         filters = {name: self.filters[name] for name in SAFE_FILTERS}
-        filters["join"] = _pass_environment(_bounded_join)
+        filters["join"] = pass_environment(_bounded_join)
         filters["replace"] = _bounded_replace
-        filters["sum"] = _pass_environment(_bounded_sum)
+        filters["sum"] = pass_environment(_bounded_sum)
         self.filters = filters
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -231,12 +221,6 @@ class PolicySandbox(ImmutableSandboxedEnvironment):
         raise SecurityError(f"access to '{attribute}' is not allowed in a policy expression")
 
 
-def _pass_environment(function: Callable[..., Any]) -> Callable[..., Any]:
-    from jinja2 import pass_environment
-
-    return pass_environment(function)
-
-
 @lru_cache(maxsize=1)
 def sandbox() -> PolicySandbox:
     return PolicySandbox()
@@ -278,13 +262,9 @@ def _parse(source: str, what: str) -> nodes.Template:
     return tree
 
 
+@lru_cache(maxsize=256)
 def compile_expression(expression: str) -> Compiled:
     """Parse and check an expression without running it."""
-    return _compile_expression(expression)
-
-
-@lru_cache(maxsize=256)
-def _compile_expression(expression: str) -> Compiled:
     tree = _parse("{{ (" + expression + ") }}", "expression")
     names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
     constants = {"true", "false", "none", "True", "False", "None"}

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from reconciler.plan.model import UNKNOWN_VERSION, Action, Kind, Plan
-from reconciler.render.markdown import md_code, md_text
+from reconciler.render.markdown import fence_for, md_code, md_text
 from reconciler.state.actual import ActualState, version_label
 from reconciler.vcs.git import Revert
 
@@ -19,8 +19,6 @@ def environment(html: bool = False) -> Any:
     come from this code go through the `md`/`code` filters), or HTML (autoescaped: feature names
     and categories come from data)."""
     import jinja2
-
-    from reconciler.render.markdown import fence_for, md_code, md_text
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("reconciler", "render/templates"),

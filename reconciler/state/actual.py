@@ -10,6 +10,7 @@ from typing import Any
 
 from reconciler.gates.verdict import Verdict
 from reconciler.state import tags as t
+from reconciler.state.signing import split_trusted
 
 
 def version_label(version: str | None, missing: str = "(none)") -> str:
@@ -179,8 +180,6 @@ def version_state(
     """One version as the registry holds it, whichever way it was read (MLflow or SQLite).
     Verdicts that do not carry a valid signature (when a verdict key is set) are set aside here,
     at the one place every read passes, so nothing downstream can act on them."""
-    from reconciler.state.signing import split_trusted
-
     fingerprint = tags.get(t.FINGERPRINT, "")
     kept, aside = split_trusted(model, str(version), fingerprint, tags)
     return VersionState(

@@ -7,6 +7,7 @@ through `sqlite_read` behind this same door, and MLflow is imported only when so
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -111,7 +112,7 @@ class MlflowStore:
         _point(mlflow, self.tracking_uri)
         self._mlflow_module = mlflow
         with _store_creation_lock(sqlite_path):
-            if sqlite_path is None:
+            if sqlite_path is None or _has_schema(sqlite_path):
                 return
             try:
                 # The tracking and the registry store each create the schema on first use: done
@@ -748,7 +749,8 @@ def _holds_data(path: Path) -> bool:
 
 
 def _has_schema(path: Path) -> bool:
-    """Whether a SQLite store already holds MLflow's tracking and registry tables."""
+    """Whether a SQLite store already holds MLflow's tracking and registry tables, migrated to
+    the version this MLflow expects (a store a killed run left half migrated does not count)."""
     if not path.exists() or path.stat().st_size == 0:
         return False
     import sqlite3
@@ -756,9 +758,23 @@ def _has_schema(path: Path) -> bool:
     try:
         with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
             names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"alembic_version", "experiments", "registered_models"} <= names:
+                return False
+            found = db.execute("SELECT version_num FROM alembic_version").fetchone()
     except sqlite3.Error:
         return False  # let MLflow open it and say what is wrong
-    return {"alembic_version", "experiments", "registered_models"} <= names
+    return found is not None and found[0] == _schema_head()
+
+
+@functools.lru_cache(maxsize=1)
+def _schema_head() -> str | None:
+    """The migration MLflow's stores expect (about 15 ms to read from its alembic scripts)."""
+    try:
+        from mlflow.store.db.utils import _get_latest_schema_revision
+
+        return str(_get_latest_schema_revision())  # type: ignore[no-untyped-call]
+    except Exception:  # a future MLflow without it: the probe in _open decides instead
+        return None
 
 
 @contextlib.contextmanager
