@@ -11,7 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.spec.fingerprint import canonical_json, fingerprint, fingerprints
+from reconciler.canonical import canonical_json
+from reconciler.desired.fingerprint import fingerprint, fingerprints
 from reconciler.spec.kinds import Dataset, Model
 from reconciler.spec.loader import load_repo
 from reconciler.spec.resolve import ResolvedModel
@@ -190,7 +191,7 @@ def test_dataset_location_is_not_an_input() -> None:
 EXAMPLE_PROBE = """
 import json
 from pathlib import Path
-from reconciler.spec.fingerprint import fingerprints
+from reconciler.desired.fingerprint import fingerprints
 from reconciler.spec.loader import load_repo
 class H:
     def content_hash(self, dataset):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from reconciler.desired.model import DesiredEntry
 from reconciler.gates.evaluate import evaluate, gates_hash
-from reconciler.plan.model import DesiredEntry, Kind
+from reconciler.plan.model import Kind
 from reconciler.plan.planner import plan
 from reconciler.spec.kinds import Gate
 from reconciler.state import tags as t

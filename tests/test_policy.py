@@ -11,7 +11,8 @@ from reconciler.cli import main
 from reconciler.plan.model import Action, Kind
 from reconciler.policy.change import loosened
 from reconciler.policy.check import check
-from reconciler.policy.context import plan_context, spec_context
+from reconciler.policy.context import spec_context
+from reconciler.policy.plan_context import plan_context
 from reconciler.policy.sandbox import PolicySyntaxError, compile_expression
 from reconciler.spec.kinds import Gate, Policy
 from reconciler.spec.loader import load_repo

@@ -21,7 +21,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from reconciler.apply.fit import Fitted, Progress, fit_guarded
-from reconciler.engine import Target
+from reconciler.desired.model import Target
 from reconciler.spec.catalog import Catalog
 
 DEFAULT_TRAIN_SECONDS = 3600.0

@@ -18,8 +18,9 @@ from reconciler.apply.budget import fit_many, fit_within_budget
 from reconciler.apply.fit import Fitted, Progress
 from reconciler.apply.measure import measure
 from reconciler.data.frames import Split
+from reconciler.desired.fingerprint import spec_hash
+from reconciler.desired.model import Target
 from reconciler.diagnostics import ReconcilerError
-from reconciler.engine import Target
 from reconciler.gates import measures
 from reconciler.gates.evaluate import evaluate
 from reconciler.gates.measures import (
@@ -30,7 +31,6 @@ from reconciler.gates.measures import (
 from reconciler.gates.verdict import Verdict
 from reconciler.plan.model import Action, Kind, Plan
 from reconciler.spec.catalog import Catalog
-from reconciler.spec.fingerprint import spec_hash
 from reconciler.state import tags as t
 from reconciler.state.actual import ActualState, LedgerEntry, RegisteredModelState, VersionState, version_label
 from reconciler.state.mlflow_store import Candidate, LeaseLost, MlflowStore, RegistryUnavailable

@@ -14,7 +14,7 @@ from typing import Any
 from reconciler.apply import train
 from reconciler.apply.measure import predict_cost_us_per_row, serialized
 from reconciler.data import profile
-from reconciler.engine import Target
+from reconciler.desired.model import Target
 from reconciler.gates.measures import (
     COST_BATCH,
     COST_REPEATS,

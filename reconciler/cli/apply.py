@@ -11,11 +11,14 @@ from typing import Any
 
 from reconciler.apply.executor import Executor, Outcome, Report, describe
 from reconciler.apply.lock import RegistryLock
-from reconciler.cli.common import Session, add_allow_dirty, check_repo, open_session, refuse_dirty
+from reconciler.cli.common import add_allow_dirty, check_repo, open_session, refuse_dirty
+from reconciler.desired.load import load_desired
+from reconciler.desired.model import Desired
 from reconciler.diagnostics import ReconcilerError
-from reconciler.engine import Desired, LazyChanges, load_desired
 from reconciler.github import actions as gha
 from reconciler.plan.model import Action, Kind, Plan
+from reconciler.policy.base import LazyChanges
+from reconciler.policy.police import move_check
 from reconciler.render.views import render, rollback_of
 from reconciler.spec.catalog import load_catalog
 from reconciler.state.mlflow_store import MlflowStore
@@ -217,7 +220,7 @@ def _apply(
             load_catalog(),
             session.desired.provenance,
             _print_event,
-            policy_gate(session),
+            move_check(session.desired, session.changes),
             session.actual,
             jobs=args.jobs,
             progress=ProgressDisplay(),
@@ -260,19 +263,3 @@ def _report_to_github(plan: Plan, report: Report, headline: str, reverts: list[A
     )
     for o in report.failed:
         gha.annotate("error", f"{o.action.environment}/{o.action.model} {o.action.kind.value} failed", o.message)
-
-
-def policy_gate(session: Session) -> Any:
-    """Policies again, right before an alias moves, with the candidate's fresh verdicts."""
-    policies = list(session.desired.state.specs.policies.values())
-    if not policies:
-        return None
-    from reconciler.engine import policy_context
-    from reconciler.policy.check import check
-
-    def gate(action: Action, candidate: Any, current: Any) -> list[str]:
-        key = (action.environment, action.model)
-        context = policy_context(session.desired, key, action, candidate, current, session.changes)
-        return [v.describe() for v in check(policies, key[0], key[1], context, stage="plan") if v.severity == "error"]
-
-    return gate

@@ -7,9 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.desired.load import load_desired
+from reconciler.desired.model import Desired
 from reconciler.diagnostics import ReconcilerError
-from reconciler.engine import Desired, LazyChanges, check_untrained_data, load_desired, make_plan, police
+from reconciler.plan.contracts import check_untrained_data
 from reconciler.plan.model import Plan
+from reconciler.plan.planner import make_plan
+from reconciler.policy.base import LazyChanges
+from reconciler.policy.police import police
 from reconciler.state.actual import ActualState
 from reconciler.state.mlflow_store import MlflowStore
 

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, repo: Path) -> int:
-    from reconciler.engine import load_desired
+    from reconciler.desired.load import load_desired
     from reconciler.github import actions
     from reconciler.monitor import check
     from reconciler.render import monitor as render

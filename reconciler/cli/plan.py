@@ -122,8 +122,11 @@ def _online(
 
     from reconciler.apply.executor import Executor
     from reconciler.apply.lock import RegistryLock
-    from reconciler.engine import LazyChanges, load_desired, make_plan, police
+    from reconciler.desired.load import load_desired
     from reconciler.plan.model import PreviewStep
+    from reconciler.plan.planner import make_plan
+    from reconciler.policy.base import LazyChanges
+    from reconciler.policy.police import police
     from reconciler.spec.catalog import load_catalog
     from reconciler.state.mlflow_store import MlflowStore
 
@@ -169,16 +172,12 @@ def _online(
 
 
 def _offline(repo: Path, base: str, scope: list[str] | None) -> tuple[Plan, list[Revert]]:
-    from reconciler.engine import (
-        changes_between,
-        check_untrained_data,
-        load_desired,
-        load_desired_at,
-        police,
-        read_base,
-    )
+    from reconciler.desired.load import load_desired, load_desired_at
+    from reconciler.plan.contracts import check_untrained_data
     from reconciler.plan.diff import spec_changes
     from reconciler.plan.offline import offline_plan
+    from reconciler.policy.base import changes_between, read_base
+    from reconciler.policy.police import police
 
     head = load_desired(repo)
     before = read_base(repo, head, base)

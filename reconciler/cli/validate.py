@@ -17,12 +17,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler.spec.loader import load_repo
+    from reconciler.desired.load import validate_repo
 
     repo: Path = args.repo
     if not repo.is_dir():
         args.parser_error(f"repository '{repo}' is not a directory")
-    result = load_repo(repo)
+    result = validate_repo(repo)
     diagnostics = result.diagnostics
     if result.ok:
         # Only on valid specs: the data is read where the specs say, so they must make sense first.

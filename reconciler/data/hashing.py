@@ -45,7 +45,7 @@ def file_sha256(path: Path) -> str:
 
 
 class ContentHasher:
-    """Implements reconciler.spec.fingerprint.DatasetHasher for files in one repository."""
+    """Implements reconciler.desired.fingerprint.DatasetHasher for files in one repository."""
 
     def __init__(self, repo: Path, cache_file: Path | None = None) -> None:
         self.repo = repo

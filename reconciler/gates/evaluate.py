@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from reconciler.canonical import sha256_json
 from reconciler.gates import measures
 from reconciler.gates.verdict import RuleResult, Verdict
-from reconciler.spec.fingerprint import sha256_json
 from reconciler.spec.kinds import BaselineRule, CostRule, Gate, MetricRule
 
 # Equal metrics must never fail a regression rule through float rounding.

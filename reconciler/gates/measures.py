@@ -6,7 +6,7 @@ allow only [/\\w.\\- :], so a slice is named by a short hash of its definition.
 
 from __future__ import annotations
 
-from reconciler.spec.fingerprint import sha256_json
+from reconciler.canonical import sha256_json
 from reconciler.spec.kinds import BaselineRule, CostRule, Gate, MetricRule, Slice
 
 TRAINING_SECONDS = "cost.training_seconds"

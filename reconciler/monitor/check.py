@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.data.files import DataFileError, check_data_file, max_data_bytes
+from reconciler.desired.model import Target
 from reconciler.diagnostics import ReconcilerError
-from reconciler.engine import Target
 from reconciler.monitor.drift import DriftResult, Thresholds, compare
 from reconciler.monitor.quality import QualityCheck, live_quality
 from reconciler.redact import redact, redact_url

@@ -9,8 +9,6 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from reconciler.spec.kinds import Gate
-
 PLAN_FORMAT = 1
 # The version an offline plan (git alone) cannot know: something is deployed, but which is unread.
 UNKNOWN_VERSION = "?"
@@ -46,21 +44,6 @@ class Action:
         out["evaluate_in"] = list(self.evaluate_in)
         out["gates"] = list(self.gates)
         return out
-
-
-@dataclass(frozen=True)
-class DesiredEntry:
-    """One (environment, model) as the specs want it, with what planning needs to know."""
-
-    environment: str
-    model: str
-    fingerprint: str
-    spec: Mapping[str, Any]  # the resolved spec recorded on versions (what a diff compares)
-    gates: tuple[Gate, ...]
-    gates_hash: str
-    ancestors: tuple[tuple[str, str], ...] = ()  # (upstream environment, its gates hash), nearest first
-    data_problems: tuple[str, ...] = ()
-    pin: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from reconciler.plan.model import UNKNOWN_VERSION, Action, DesiredEntry, Kind, Plan
+from reconciler.desired.model import DesiredEntry
+from reconciler.plan.model import UNKNOWN_VERSION, Action, Kind, Plan
 
 ChangesFn = Callable[[Mapping[str, object] | None, Mapping[str, object]], tuple[str, ...]]
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from reconciler.desired.model import Desired, DesiredEntry
+from reconciler.diagnostics import ReconcilerError
 from reconciler.gates.measures import describe_rule
-from reconciler.plan.model import Action, DesiredEntry, Kind, Plan
+from reconciler.plan.diff import spec_changes
+from reconciler.plan.model import Action, Kind, Plan
 from reconciler.state.actual import ActualState, RegisteredModelState, VersionState
 
 ChangesFn = Callable[[Mapping[str, object] | None, Mapping[str, object]], tuple[str, ...]]
@@ -220,3 +223,13 @@ def _demotions(env: str, actual: ActualState, wanted: set[tuple[str, str]]) -> l
             )
         )
     return out
+
+
+def make_plan(desired: Desired, actual: ActualState, scope: Sequence[str] | None = None) -> Plan:
+    """The plan for the desired state against the registry, in `scope`'s environments."""
+    order = list(desired.state.environment_order)
+    if scope is not None:
+        unknown = [e for e in scope if e not in order]
+        if unknown:
+            raise ReconcilerError(f"no Environment named '{unknown[0]}' (known: {', '.join(order)})")
+    return plan(desired.entries, actual, order, scope=scope, changes=spec_changes, revision=desired.provenance.short)

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from reconciler.canonical import sha256_json
+from reconciler.desired.model import DesiredEntry
 from reconciler.diagnostics import ReconcilerError
-from reconciler.plan.model import Action, DesiredEntry, Kind, Plan
-from reconciler.spec.fingerprint import sha256_json
+from reconciler.plan.model import Action, Kind, Plan
 from reconciler.state import tags as t
 from reconciler.state.actual import ActualState
 

@@ -7,8 +7,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.policy.context import spec_context
 from reconciler.policy.sandbox import compile_expression, evaluate, render_message
 from reconciler.spec.kinds import Policy
+from reconciler.spec.loader import LoadResult
+from reconciler.spec.problems import Problem
+from reconciler.spec.references import Located
 
 
 @dataclass(frozen=True)
@@ -55,5 +59,24 @@ def check(
             text = render_message(policy.message, dict(context)) if policy.message else policy.description
             out.append(
                 Violation(policy.name, policy.severity, environment, model, text or f"requires {policy.require}")
+            )
+    return out
+
+
+def judge_specs(result: LoadResult) -> list[Located]:
+    """Policies that read only the specs, judged when they are loaded so `validate` reports them."""
+    specs = result.desired.specs
+    policies = [p for name, p in specs.policies.items() if ("Policy", name) not in result.flawed]
+    out = []
+    for (env_name, model_name), item in sorted(result.desired.resolved.items()) if policies else ():
+        context = spec_context(item, specs.environments[env_name])
+        for v in check(policies, env_name, model_name, context, stage="spec"):
+            out.append(
+                Located(
+                    "Environment",
+                    env_name,
+                    Problem(("models", model_name), v.describe(), key=True),
+                    severity=v.severity,
+                )
             )
     return out

@@ -61,6 +61,7 @@ class LoadResult:
     desired: DesiredState
     diagnostics: tuple[Diagnostic, ...]
     files: tuple[str, ...]
+    flawed: frozenset[tuple[str, str]] = frozenset()  # (kind, name) of objects with errors
 
     @property
     def ok(self) -> bool:
@@ -152,10 +153,8 @@ def build(
     for located in check_references(specs.datasets, specs.models, specs.gates, specs.environments):
         report(located)
     resolved = _resolve(specs, flawed, report, catalog, repo)
-    for located in check_spec_policies(specs, resolved, flawed):
-        report(located)
     desired = DesiredState(specs, tuple(environment_order(specs.environments)), resolved)
-    return LoadResult(desired, tuple(sorted(set(diagnostics))), files)
+    return LoadResult(desired, tuple(sorted(set(diagnostics))), files, frozenset(flawed))
 
 
 def _validate_document(
@@ -300,28 +299,3 @@ def _within(data: Any, path: tuple[Any, ...]) -> tuple[Any, ...]:
         node = node[step]
         out.append(step)
     return tuple(out)
-
-
-def check_spec_policies(
-    specs: SpecSet, resolved: Mapping[tuple[str, str], ResolvedModel], flawed: set[tuple[str, str]]
-) -> list[Located]:
-    """Policies that read only the specs are judged here, so `validate` reports them."""
-    policies = [p for name, p in specs.policies.items() if ("Policy", name) not in flawed]
-    if not policies:
-        return []
-    from reconciler.policy.check import check
-    from reconciler.policy.context import spec_context
-
-    out = []
-    for (env_name, model_name), item in sorted(resolved.items()):
-        context = spec_context(item, specs.environments[env_name])
-        for v in check(policies, env_name, model_name, context, stage="spec"):
-            out.append(
-                Located(
-                    "Environment",
-                    env_name,
-                    Problem(("models", model_name), v.describe(), key=True),
-                    severity=v.severity,
-                )
-            )
-    return out

@@ -1,49 +1,22 @@
 """Content fingerprints: same training inputs -> same fingerprint -> same registry version.
 
 The fingerprint covers every input that changes the trained artifact and nothing descriptive.
-It is a SHA-256 over canonical JSON (sorted keys, no whitespace, integral floats written as
-integers), so it is stable across processes, machines and Python hash seeds.
+It is a SHA-256 over canonical JSON (reconciler.canonical), so it is stable across processes,
+machines and Python hash seeds.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from reconciler.canonical import sha256_json
 from reconciler.spec.kinds import Dataset, Estimator, Model
 from reconciler.spec.resolve import ResolvedModel
 
 # Bump when the training code changes what it produces from the same inputs (e.g. how the
 # split is drawn or how the seed reaches the estimator): every model then retrains once.
 TRAINING_CODE_VERSION = "1"
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(_normalize(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def _normalize(value: Any) -> Any:
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"non-finite number {value!r} cannot be fingerprinted")
-        # 1 and 1.0 train the same estimator; do not let the spelling retrain it.
-        return int(value) if value.is_integer() and abs(value) < 2**53 else value
-    if isinstance(value, dict):
-        return {str(k): _normalize(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_normalize(v) for v in value]
-    raise TypeError(f"cannot fingerprint a {type(value).__name__}")
-
-
-def sha256_json(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
 def estimator_inputs(est: Estimator) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The desired state: what the specs in git want, resolved, pinned and fingerprinted."""
