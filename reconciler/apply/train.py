@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.metadata
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.data.frames import Split
 from reconciler.diagnostics import ReconcilerError
+from reconciler.rules.scoring import score as score
 from reconciler.spec.catalog import PIPELINE, Catalog
 from reconciler.spec.kinds import Estimator
 
@@ -34,12 +35,6 @@ def build_estimator(est: Estimator, seed: int, catalog: Catalog) -> Any:
         steps = [(s.name, _make(s.class_, s.params, seed, catalog)) for s in est.steps or ()]
         return Pipeline(steps, **est.params)
     return _make(est.class_, est.params, seed, catalog)
-
-
-def score(estimator: Any, metrics: Sequence[str], x: Any, y: Any) -> dict[str, float]:
-    from sklearn.metrics import get_scorer
-
-    return {name: float(get_scorer(name)(estimator, x, y)) for name in metrics}
 
 
 def task_of(estimator: Any) -> str:

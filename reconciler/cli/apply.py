@@ -119,7 +119,7 @@ def _selectors(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 def _check_selected_models(args: argparse.Namespace, desired: Desired) -> None:
     """A misspelt --only must not look like "Nothing to do"."""
-    from reconciler.spec.suggest import did_you_mean
+    from reconciler.suggest import did_you_mean
 
     known = sorted({model for _, model in desired.targets})
     for kind, model in args.selectors:

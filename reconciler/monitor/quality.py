@@ -7,11 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.apply.measure import select
-from reconciler.apply.train import score
 from reconciler.diagnostics import ReconcilerError
-from reconciler.gates.measures import metric_key
-from reconciler.spec.kinds import Gate, MetricRule
+from reconciler.rules.metric import MetricRule, label, metric_key, select
+from reconciler.rules.scoring import score
+from reconciler.spec.kinds import Gate
 
 
 @dataclass(frozen=True)
@@ -40,9 +39,8 @@ def live_quality(
     for gate in gates:
         for rule in gate.rules:
             if not isinstance(rule, MetricRule):
-                continue
+                continue  # costs and baselines are judged at training, not on live labels
             key = metric_key(rule.metric, rule.slice)
-            label = rule.metric + (f" [{rule.slice.describe()}]" if rule.slice else "")
             if key not in cache:
                 cache[key] = _measure(rule, estimator, x, y)
             live = cache[key]
@@ -52,7 +50,7 @@ def live_quality(
                 if bound == "max_regression" and live is not None:
                     how = f"{rule.max_regression:g}{' relative' if rule.relative else ''}"
                     note = f"(at most {how} below the {recorded.get(key, 0):.4g} recorded at training)"
-                out.append(QualityCheck(gate.name, label, live, bound, threshold, passed, note))
+                out.append(QualityCheck(gate.name, label(rule), live, bound, threshold, passed, note))
     return tuple(out)
 
 

@@ -5,22 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reconciler.gates.measures import describe_rule, slice_id
-from reconciler.spec.kinds import BaselineRule, CostRule, Gate, MetricRule
-
-Rule = MetricRule | CostRule | BaselineRule
-
-
-def _rule_key(rule: Rule) -> tuple[str, str, str]:
-    if isinstance(rule, CostRule):
-        return ("cost", rule.cost, str(rule.batch) if rule.cost == "latency_p95_ms" else "")
-    if isinstance(rule, BaselineRule):
-        return ("baseline", rule.metric, rule.baseline)
-    return ("metric", rule.metric, slice_id(rule.slice) if rule.slice else "")
-
-
-# For each threshold: True when a larger value is looser.
-_LOOSER_WHEN_LARGER = {"min": False, "max": True, "max_regression": True, "margin": False}
+from reconciler.gates.measures import describe_rule
+from reconciler.rules import rule_type
+from reconciler.spec.kinds import Gate, Spec
 
 
 def loosened(base: Sequence[Gate], head: Sequence[Gate]) -> list[dict[str, Any]]:
@@ -36,12 +23,13 @@ def loosened(base: Sequence[Gate], head: Sequence[Gate]) -> list[dict[str, Any]]
         if old.enforcement == "required" and new.enforcement == "advisory":
             out.append({"gate": old.name, "rule": "", "field": "enforcement", "from": "required", "to": "advisory"})
         # Rules on the same subject (two rules on accuracy, say) pair up in order.
-        new_rules: dict[tuple[str, str, str], list[Rule]] = {}
+        new_rules: dict[tuple[str, ...], list[Spec]] = {}
         for r in new.rules:
-            new_rules.setdefault(_rule_key(r), []).append(r)
-        seen: dict[tuple[str, str, str], int] = {}
+            new_rules.setdefault(rule_type(r).identity(r), []).append(r)
+        seen: dict[tuple[str, ...], int] = {}
         for rule in old.rules:
-            key = _rule_key(rule)
+            kind = rule_type(rule)
+            key = kind.identity(rule)
             index = seen[key] = seen.get(key, -1) + 1
             candidates = new_rules.get(key, [])
             match = candidates[index] if index < len(candidates) else None
@@ -50,10 +38,8 @@ def loosened(base: Sequence[Gate], head: Sequence[Gate]) -> list[dict[str, Any]]
                     {"gate": old.name, "rule": describe_rule(rule), "field": "rule", "from": "present", "to": "removed"}
                 )
                 continue
-            for name, larger_is_looser in _LOOSER_WHEN_LARGER.items():
+            for name, larger_is_looser in kind.thresholds.items():
                 before, after = getattr(rule, name, None), getattr(match, name, None)
-                if name == "max" and isinstance(rule, CostRule):
-                    larger_is_looser = True
                 if before is None:
                     continue
                 if after is None or (after > before if larger_is_looser else after < before):

@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     JsonValue,
@@ -22,22 +21,27 @@ from pydantic import (
     model_validator,
 )
 
+from reconciler.fields import Scalar as Scalar
+from reconciler.fields import Spec as Spec
+from reconciler.fields import Threshold as Threshold
+from reconciler.rules import GateRule as GateRule
+from reconciler.rules.baseline import BaselineRule as BaselineRule
+from reconciler.rules.cost import CostRule as CostRule
+from reconciler.rules.metric import SLICE_OPS as SLICE_OPS
+from reconciler.rules.metric import MetricRule as MetricRule
+from reconciler.rules.metric import Slice as Slice
+
 API_VERSION = "reconciler/v1"
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 Name = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
 # A git revision as users type them (sha, tag, branch, `main~2`); no whitespace or options.
 GitRevision = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][\w./@^~{}-]*$", max_length=200)]
-Threshold = Annotated[float, Field(allow_inf_nan=False)]
 Fraction = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 RepoPath = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 # MLflow aliases must match ^[\w\-]*$ and may not be `latest` or `v<N>`.
 RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$")
-
-
-class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
 
 class Object(Spec):
@@ -232,111 +236,6 @@ class Model(Object):
 
 
 # --- Gate --------------------------------------------------------------------------------
-
-
-Scalar = str | int | float | bool
-
-
-class Slice(Spec):
-    """A subset of the test split: rows where `column` satisfies one comparison."""
-
-    column: Annotated[str, StringConstraints(min_length=1)]
-    gt: Threshold | None = None
-    ge: Threshold | None = None
-    lt: Threshold | None = None
-    le: Threshold | None = None
-    eq: Scalar | None = None
-    ne: Scalar | None = None
-    in_: list[Scalar] | None = Field(default=None, alias="in")
-
-    @model_validator(mode="after")
-    def _one_operator(self) -> Slice:
-        given = [op for op in SLICE_OPS if getattr(self, op.rstrip("_") if op != "in" else "in_") is not None]
-        if len(given) != 1:
-            raise ValueError(f"a slice needs exactly one of {', '.join(SLICE_OPS)} (got {len(given)})")
-        return self
-
-    @property
-    def operator(self) -> tuple[str, object]:
-        for op in SLICE_OPS:
-            value = getattr(self, "in_" if op == "in" else op)
-            if value is not None:
-                return op, value
-        raise AssertionError("validated: one operator")
-
-    def describe(self) -> str:
-        op, value = self.operator
-        symbol = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!=", "in": "in"}[op]
-        return f"{self.column} {symbol} {value}"
-
-
-SLICE_OPS = ("gt", "ge", "lt", "le", "eq", "ne", "in")
-
-
-class MetricRule(Spec):
-    """A threshold on a scikit-learn scorer computed on the test split (or a slice of it)."""
-
-    metric: str
-    min: Threshold | None = None
-    max: Threshold | None = None
-    max_regression: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
-        default=None,
-        description="Largest allowed drop against the version the environment holds now, on the same test split.",
-    )
-    relative: bool = Field(default=False, description="max_regression as a fraction of the current value.")
-    slice: Slice | None = Field(default=None, description="Evaluate on the rows of the test split that match.")
-
-    @model_validator(mode="after")
-    def _has_threshold(self) -> MetricRule:
-        if self.min is None and self.max is None and self.max_regression is None:
-            raise ValueError("a rule needs at least one of min, max, max_regression")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
-        if self.relative and self.max_regression is None:
-            raise ValueError("relative applies to max_regression, which this rule does not set")
-        return self
-
-
-CostName = Literal["latency_p95_ms", "model_size_kb", "training_seconds"]
-
-
-class CostRule(Spec):
-    """A ceiling on what the model costs: prediction latency, serialized size, training time."""
-
-    cost: CostName
-    max: Annotated[float, Field(gt=0, allow_inf_nan=False)]
-    batch: Annotated[int, Field(ge=1, le=100_000)] = Field(default=1000, description="latency: rows per predict call")
-    repeats: Annotated[int, Field(ge=3, le=1000)] = Field(default=30, description="latency: timed calls")
-
-
-class BaselineRule(Spec):
-    """The model must beat a trivial baseline (DummyClassifier / DummyRegressor) by a margin."""
-
-    baseline: Literal["dummy"]
-    metric: str
-    margin: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-
-
-def _rule_kind(value: Any) -> str | None:
-    if isinstance(value, BaseModel):
-        return {MetricRule: "metric", CostRule: "cost", BaselineRule: "baseline"}.get(type(value))
-    if isinstance(value, dict):
-        for key in ("baseline", "cost", "metric"):
-            if key in value:
-                return key
-    return None
-
-
-# Rules are told apart by their subject key (metric, cost, baseline), so new rule types
-# extend the union without changing existing specs.
-GateRule = Annotated[
-    Annotated[MetricRule, Tag("metric")] | Annotated[CostRule, Tag("cost")] | Annotated[BaselineRule, Tag("baseline")],
-    Discriminator(
-        _rule_kind,
-        custom_error_type="rule_kind",
-        custom_error_message="a rule needs one of: metric, cost, baseline",
-    ),
-]
 
 
 class Gate(Object):

@@ -27,8 +27,8 @@ from reconciler.spec.references import (
 )
 from reconciler.spec.resolve import ResolvedModel, apply_overrides
 from reconciler.spec.semantics import check_dataset, check_gate, check_model, check_policy
-from reconciler.spec.suggest import did_you_mean
 from reconciler.spec.yaml_source import Document, parse_file
+from reconciler.suggest import did_you_mean
 
 SPEC_DIRS = ("specs", "environments", "policies")
 SUFFIXES = (".yaml", ".yml")

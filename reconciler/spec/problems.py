@@ -15,8 +15,8 @@ from pydantic import BaseModel, ValidationError
 
 from reconciler.diagnostics import Diagnostic
 from reconciler.spec.kinds import DNS_LABEL
-from reconciler.spec.suggest import did_you_mean
 from reconciler.spec.yaml_source import Document, Path_
+from reconciler.suggest import did_you_mean
 
 _IDENT = re.compile(r"^[A-Za-z_][\w-]*$")
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from reconciler.spec.kinds import Dataset, Environment, Gate, MetricRule, Model
+from reconciler.rules import rule_type
+from reconciler.spec.kinds import Dataset, Environment, Gate, Model
 from reconciler.spec.problems import Problem
-from reconciler.spec.suggest import did_you_mean
+from reconciler.suggest import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def check_gate_metrics(env: str, model: Model, gates: Mapping[str, Gate], gate_n
         gate = gates.get(gate_name)
         if gate is None:
             continue
-        plain = {r.metric for r in gate.rules if isinstance(r, MetricRule) and r.slice is None}
+        plain = {m for r in gate.rules for m in rule_type(r).model_metrics(r)}
         missing = sorted(plain - set(model.metrics))
         if missing:
             yield Located(

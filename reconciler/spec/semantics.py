@@ -10,22 +10,21 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+from reconciler.rules import rule_type
 from reconciler.spec.catalog import PIPELINE, Catalog, EstimatorInfo
 from reconciler.spec.kinds import (
-    BaselineRule,
     CsvSource,
     Dataset,
     Estimator,
     Gate,
-    MetricRule,
     Model,
     ParquetSource,
     Policy,
     SklearnSource,
 )
 from reconciler.spec.problems import Problem
-from reconciler.spec.suggest import closest, did_you_mean
 from reconciler.spec.yaml_source import Path_
+from reconciler.suggest import closest, did_you_mean
 
 DATA_SUFFIXES = {"csv": (".csv",), "parquet": (".parquet", ".pq")}
 SUPERVISED = ("classifier", "regressor")
@@ -313,8 +312,8 @@ def check_repo_path(rel: str, repo: Path, suffixes: tuple[str, ...], must_exist:
 
 def check_gate(gate: Gate, catalog: Catalog) -> Iterator[Problem]:
     for i, rule in enumerate(gate.rules):
-        if isinstance(rule, (MetricRule, BaselineRule)):
-            yield from check_scorer(rule.metric, ("rules", i, "metric"), catalog)
+        for path, message in rule_type(rule).problems(rule, catalog.scorers):
+            yield Problem(("rules", i, *path), message)
 
 
 # --- Policy ------------------------------------------------------------------------------

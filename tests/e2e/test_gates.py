@@ -200,3 +200,29 @@ def test_gates_are_measured_on_the_estimator_just_trained_and_agree_with_the_reg
     assert loads == [("deep", "1")]
     again = rules(verdict(repo, "deep"))
     assert again[0][4] == first[0][4], "the slice measured on the loaded model equals the in-process one"
+
+
+def test_parity_rule_stops_a_model_whose_groups_score_apart(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The rule added as one module (reconciler/rules/parity.py) works end to end: measured as
+    slices in the process that trained, recorded in the verdict, enforced on the alias."""
+    gate = (
+        "rules:\n  - {metric: accuracy, min: 0.75}\n"
+        "  - parity: accuracy\n    groups: [{column: group, eq: 0}, {column: group, eq: 1}]\n    max_gap: 0.2\n"
+    )
+    repo = toy_repo(
+        env / "r", capsys, gate, {"shallow": tree("shallow", "groups", 1), "deep": tree("deep", "groups", 4)}
+    )
+    code, out = repo.apply()
+    assert code == 1
+    assert set(repo.aliases()) == {("dev", "deep")}
+    floor, parity = rules(verdict(repo, "shallow"))
+    assert floor[6] is True, "the average alone would let it through"
+    assert parity[1] == "accuracy gap [group == 0 | group == 1]" and parity[6] is False
+    assert float(parity[4]) > 0.2  # type: ignore[arg-type]
+    fair = rules(verdict(repo, "deep"))[1]
+    assert fair[6] is True and float(fair[4]) <= 0.2  # type: ignore[arg-type]
+    assert "accuracy gap [group == 0 | group == 1]" in out
+    code, text, _ = repo.run("plan")
+    assert code == 1
+    assert "gates: g (accuracy >= 0.75, accuracy gap across 2 groups <= 0.2)" in text
+    assert "failed gates: g: accuracy gap [group == 0 | group == 1] 1 > 0.2 (needs <= 0.2)" in text
