@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Threshold = Annotated[float, Field(allow_inf_nan=False)]
 Scalar = str | int | float | bool
+RepoPath = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class Spec(BaseModel):

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.data.frames import check_data, load_frame, split
-from reconciler.data.hashing import BUNDLED_FILES, ContentHasher, sklearn_data_dir
+from reconciler.data.hashing import ContentHasher
+from reconciler.sources.sklearn_bundled import BUNDLED_FILES, sklearn_data_dir
 from reconciler.spec.kinds import Dataset
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from reconciler.data.frames import contract_failures, load_frame
 from reconciler.diagnostics import Diagnostic
+from reconciler.sources import source_type
 from reconciler.spec.catalog import Catalog
-from reconciler.spec.kinds import CsvSource, Dataset, ParquetSource, SklearnSource
+from reconciler.spec.kinds import Dataset
 from reconciler.spec.loader import DesiredState
 
 # Scorers that average over one positive class or need binary scores: on a target with more
@@ -33,11 +34,9 @@ def data_diagnostics(desired: DesiredState, repo: Path, catalog: Catalog) -> lis
     out: list[Diagnostic] = []
     for name, dataset in sorted(desired.specs.datasets.items()):
         doc = desired.specs.documents[("Dataset", name)]
-        classes: int | None = None
-        if isinstance(dataset.source, SklearnSource):
-            info = catalog.datasets.get(dataset.source.sklearn)
-            classes = info.classes if info is not None else None
-        elif isinstance(dataset.source, (CsvSource, ParquetSource)):
+        kind = source_type(dataset.source)
+        classes = kind.known(dataset.source, repo, catalog.datasets).classes
+        if kind.files(dataset.source):  # data in the repository: cheap to load, so checked now
             try:
                 frame = load_frame(dataset, repo)
             except (OSError, ValueError, KeyError) as exc:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.data.files import MAX_COLUMNS, DataFileError, check_data_file
-from reconciler.spec.kinds import CsvSource, Dataset, SklearnSource
+from reconciler.sources import source_type
+from reconciler.spec.kinds import Dataset
 
 
 @dataclass(frozen=True)
@@ -20,25 +20,7 @@ class Split:
 
 def load_frame(dataset: Dataset, repo: Path) -> Any:
     """The whole dataset as a pandas DataFrame (features and target columns)."""
-    import pandas as pd
-
-    source = dataset.source
-    if isinstance(source, SklearnSource):
-        import sklearn.datasets
-
-        bunch = getattr(sklearn.datasets, source.sklearn)(as_frame=True)
-        frame = bunch.frame.copy()
-        frame.columns = [str(c) for c in frame.columns]
-        return frame
-    rel = source.csv if isinstance(source, CsvSource) else source.parquet
-    check_data_file(repo / rel, rel)
-    try:
-        frame = pd.read_csv(repo / rel) if isinstance(source, CsvSource) else pd.read_parquet(repo / rel)
-    except MemoryError as exc:
-        raise DataFileError(f"{rel} does not fit in memory once loaded (RECONCILER_MAX_DATA_BYTES)") from exc
-    if frame.shape[1] > MAX_COLUMNS:
-        raise DataFileError(f"{rel} has {frame.shape[1]:,} columns; the limit is {MAX_COLUMNS:,}")
-    return frame
+    return source_type(dataset.source).load(dataset.source, repo)
 
 
 def features_and_target(dataset: Dataset, frame: Any) -> tuple[Any, Any]:

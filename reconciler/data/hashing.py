@@ -2,38 +2,21 @@
 
 Files are hashed by their bytes (like DVC and `sha256sum`), and the digest is cached against
 the file's size, modification time and inode so an unchanged file is never read twice.
-Bundled scikit-learn datasets are hashed from the data files inside the installed package,
-without importing scikit-learn (a no-op plan must not pay a second for it).
+What is hashed is each source type's choice (reconciler.sources): the files it reads.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
 from reconciler.atomic import write_json
-from reconciler.data.files import check_data_file
-from reconciler.spec.kinds import CsvSource, Dataset, ParquetSource, SklearnSource
+from reconciler.sources import source_type
+from reconciler.sources.files import check_data_file
+from reconciler.spec.kinds import Dataset
 
 CHUNK = 1024 * 1024
-
-# The files each bundled loader reads (scikit-learn/sklearn/datasets/_base.py).
-BUNDLED_FILES = {
-    "load_iris": ("iris.csv",),
-    "load_wine": ("wine_data.csv",),
-    "load_breast_cancer": ("breast_cancer.csv",),
-    "load_diabetes": ("diabetes_data_raw.csv.gz", "diabetes_target.csv.gz"),
-    "load_digits": ("digits.csv.gz",),
-}
-
-
-def sklearn_data_dir() -> Path:
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError("scikit-learn is not installed")
-    return Path(spec.origin).parent / "datasets" / "data"
 
 
 def file_sha256(path: Path) -> str:
@@ -54,15 +37,7 @@ class ContentHasher:
         self._dirty = False
 
     def content_hash(self, dataset: Dataset) -> str:
-        source = dataset.source
-        if isinstance(source, SklearnSource):
-            digest = hashlib.sha256(f"sklearn:{source.sklearn}\n".encode())
-            for name in BUNDLED_FILES[source.sklearn]:
-                digest.update(self.file_hash(sklearn_data_dir() / name).encode())
-            return digest.hexdigest()
-        rel = source.csv if isinstance(source, CsvSource) else source.parquet
-        assert isinstance(source, (CsvSource, ParquetSource))
-        return self.file_hash(self.repo / rel)
+        return source_type(dataset.source).content_hash(dataset.source, self.repo, self.file_hash)
 
     def file_hash(self, path: Path) -> str:
         check_data_file(path, path.name)

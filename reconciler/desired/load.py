@@ -11,13 +11,14 @@ import hashlib
 from dataclasses import replace
 from pathlib import Path
 
-from reconciler.data.files import DataFileError
 from reconciler.data.hashing import ContentHasher
 from reconciler.desired.fingerprint import fingerprint
 from reconciler.desired.model import Desired, DesiredEntry, Target, spec_record
 from reconciler.diagnostics import InvalidSpecs, ReconcilerError
 from reconciler.gates.evaluate import gates_hash
 from reconciler.policy.check import judge_specs
+from reconciler.sources import source_type
+from reconciler.sources.files import DataFileError
 from reconciler.spec.kinds import Model
 from reconciler.spec.loader import SPEC_DIRS, DesiredState, LoadResult, load_repo
 from reconciler.spec.problems import diagnose
@@ -103,13 +104,7 @@ def load_desired(repo: Path, vcs_root: Path | None = None) -> Desired:
 
 def _data_files(state: DesiredState) -> set[str]:
     """The repository files datasets read: their uncommitted edits change what trains."""
-    out = set()
-    for dataset in state.specs.datasets.values():
-        for kind in ("csv", "parquet"):
-            path = getattr(dataset.source, kind, None)
-            if isinstance(path, str):
-                out.add(path)
-    return out
+    return {path for d in state.specs.datasets.values() for path in source_type(d.source).files(d.source)}
 
 
 def load_desired_at(repo: Path, revision: str) -> Desired:

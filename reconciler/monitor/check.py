@@ -10,14 +10,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reconciler.data.files import DataFileError, check_data_file, max_data_bytes
 from reconciler.desired.model import Target
 from reconciler.diagnostics import ReconcilerError
 from reconciler.monitor.drift import DriftResult, Thresholds, compare
 from reconciler.monitor.quality import QualityCheck, live_quality
 from reconciler.redact import redact, redact_url
+from reconciler.sources.files import DATA_SUFFIXES, DataFileError, check_data_file, check_repo_path, max_data_bytes
 from reconciler.spec.kinds import Monitoring
-from reconciler.spec.semantics import DATA_SUFFIXES, check_repo_path
 from reconciler.state.mlflow_store import MlflowStore
 
 

@@ -11,16 +11,14 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    Discriminator,
     Field,
     JsonValue,
     StringConstraints,
-    Tag,
     field_validator,
     model_validator,
 )
 
+from reconciler.fields import RepoPath
 from reconciler.fields import Scalar as Scalar
 from reconciler.fields import Spec as Spec
 from reconciler.fields import Threshold as Threshold
@@ -30,6 +28,10 @@ from reconciler.rules.cost import CostRule as CostRule
 from reconciler.rules.metric import SLICE_OPS as SLICE_OPS
 from reconciler.rules.metric import MetricRule as MetricRule
 from reconciler.rules.metric import Slice as Slice
+from reconciler.sources import Source
+from reconciler.sources.csv_file import CsvSource as CsvSource
+from reconciler.sources.parquet_file import ParquetSource as ParquetSource
+from reconciler.sources.sklearn_bundled import SklearnSource as SklearnSource
 
 API_VERSION = "reconciler/v1"
 
@@ -38,7 +40,6 @@ Name = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
 # A git revision as users type them (sha, tag, branch, `main~2`); no whitespace or options.
 GitRevision = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][\w./@^~{}-]*$", max_length=200)]
 Fraction = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
-RepoPath = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 # MLflow aliases must match ^[\w\-]*$ and may not be `latest` or `v<N>`.
 RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$")
@@ -52,40 +53,6 @@ class Object(Spec):
 
 
 # --- Dataset -----------------------------------------------------------------------------
-
-
-class SklearnSource(Spec):
-    sklearn: str = Field(description="A scikit-learn bundled loader, e.g. load_iris.")
-
-
-class CsvSource(Spec):
-    csv: RepoPath = Field(description="A CSV file inside the repository.")
-
-
-class ParquetSource(Spec):
-    parquet: RepoPath = Field(description="A Parquet file inside the repository.")
-
-
-def _source_kind(value: Any) -> str | None:
-    if isinstance(value, BaseModel):  # serializing: the model knows its own kind
-        return next((k for k in SOURCE_KINDS if k in type(value).model_fields), None)
-    if isinstance(value, dict):
-        present = [k for k in SOURCE_KINDS if k in value]
-        return present[0] if len(present) == 1 else None
-    return None
-
-
-SOURCE_KINDS = ("sklearn", "csv", "parquet")
-Source = Annotated[
-    Annotated[SklearnSource, Tag("sklearn")]
-    | Annotated[CsvSource, Tag("csv")]
-    | Annotated[ParquetSource, Tag("parquet")],
-    Discriminator(
-        _source_kind,
-        custom_error_type="source_kind",
-        custom_error_message="source needs exactly one of: sklearn, csv, parquet",
-    ),
-]
 
 
 class Split(Spec):

@@ -3,30 +3,26 @@ the repository's files. Every check returns problems with paths; nothing here ra
 
 from __future__ import annotations
 
-import csv
 import math
-import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 from reconciler.rules import rule_type
+from reconciler.sources import source_type
+from reconciler.sources.files import DATA_SUFFIXES, check_repo_path
 from reconciler.spec.catalog import PIPELINE, Catalog, EstimatorInfo
 from reconciler.spec.kinds import (
-    CsvSource,
     Dataset,
     Estimator,
     Gate,
     Model,
-    ParquetSource,
     Policy,
-    SklearnSource,
 )
 from reconciler.spec.problems import Problem
 from reconciler.spec.yaml_source import Path_
 from reconciler.suggest import closest, did_you_mean
 
-DATA_SUFFIXES = {"csv": (".csv",), "parquet": (".parquet", ".pq")}
 SUPERVISED = ("classifier", "regressor")
 
 _REGRESSION_MARKS = ("r2", "mean_", "explained_variance", "max_error", "median_absolute", "d2_")
@@ -230,31 +226,15 @@ def _show(value: Any) -> str:
 
 
 def check_dataset(ds: Dataset, repo: Path, catalog: Catalog) -> Iterator[Problem]:
-    columns: tuple[str, ...] | None = None
-    task: str | None = None
-    source = ds.source
-    if isinstance(source, SklearnSource):
-        info = catalog.datasets.get(source.sklearn)
-        if info is None:
-            yield Problem(
-                ("source", "sklearn"),
-                f"'{source.sklearn}' is not a bundled scikit-learn dataset"
-                f"{did_you_mean(source.sklearn, catalog.datasets)} "
-                f"(available: {', '.join(catalog.datasets)})",
-            )
-        else:
-            columns, task = info.columns, info.task
-    elif isinstance(source, (CsvSource, ParquetSource)):
-        kind = "csv" if isinstance(source, CsvSource) else "parquet"
-        rel = source.csv if isinstance(source, CsvSource) else source.parquet
-        problem = check_repo_path(rel, repo, DATA_SUFFIXES[kind])
-        if problem is not None:
-            yield Problem(("source", kind), problem)
-        elif kind == "csv":
-            columns = csv_header(repo / rel)
-    if columns is not None:
-        yield from _check_columns(ds, columns)
-    if task == "regression" and ds.split.stratify:
+    kind = source_type(ds.source)
+    problems = [
+        Problem(("source", *path), message) for path, message in kind.problems(ds.source, repo, catalog.datasets)
+    ]
+    yield from problems
+    known = kind.known(ds.source, repo, catalog.datasets) if not problems else None
+    if known is not None and known.columns is not None:
+        yield from _check_columns(ds, known.columns)
+    if known is not None and known.task == "regression" and ds.split.stratify:
         yield Problem(
             ("split", "stratify"), "stratify needs a classification target; this dataset's target is continuous"
         )
@@ -274,37 +254,6 @@ def _check_columns(ds: Dataset, columns: tuple[str, ...]) -> Iterator[Problem]:
     for col in ds.checks.columns:
         if col not in columns:
             yield Problem(("checks", "columns", col), unknown(col), key=True)
-
-
-def csv_header(path: Path) -> tuple[str, ...] | None:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            row = next(csv.reader(fh), None)
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return None
-    return tuple(c.strip() for c in row) if row else None
-
-
-def check_repo_path(rel: str, repo: Path, suffixes: tuple[str, ...], must_exist: bool = True) -> str | None:
-    """Paths in specs stay inside the repository, symlinks included (specs are data)."""
-    if "\x00" in rel:
-        return "path contains a NUL byte"
-    if os.path.isabs(rel) or rel.startswith("~") or (len(rel) > 1 and rel[1] == ":"):
-        return f"'{rel}' is absolute; use a path relative to the repository root"
-    parts = Path(rel).parts
-    if ".." in parts:
-        return f"'{rel}' leaves the repository ('..' is not allowed)"
-    root = repo.resolve()
-    target = (repo / rel).resolve()
-    if not target.is_relative_to(root):
-        return f"'{rel}' resolves outside the repository (through a symlink)"
-    if not target.exists():
-        return f"no such file '{rel}' in the repository" if must_exist else None
-    if not target.is_file():
-        return f"'{rel}' is not a file"
-    if not rel.lower().endswith(suffixes):
-        return f"'{rel}' should end with {' or '.join(suffixes)}"
-    return None
 
 
 # --- Gate --------------------------------------------------------------------------------

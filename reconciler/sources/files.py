@@ -8,6 +8,7 @@ asks here first, and fails at once with the reason.
 
 from __future__ import annotations
 
+import csv
 import os
 import stat
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 # this size is refused before reading. RECONCILER_MAX_DATA_BYTES raises or lowers it.
 DEFAULT_MAX_DATA_BYTES = 1024**3
 MAX_COLUMNS = 10_000  # a wider table is refused after loading (MLflow's input checks stall on it)
+DATA_SUFFIXES = {"csv": (".csv",), "parquet": (".parquet", ".pq")}
 
 
 def max_data_bytes() -> int:
@@ -52,3 +54,34 @@ def check_data_file(path: Path | str, shown: str | None = None) -> int:
     if st.st_size > limit:
         raise DataFileError(f"{name} is {st.st_size:,} bytes, over the limit of {limit:,} (RECONCILER_MAX_DATA_BYTES)")
     return st.st_size
+
+
+def csv_header(path: Path) -> tuple[str, ...] | None:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            row = next(csv.reader(fh), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return tuple(c.strip() for c in row) if row else None
+
+
+def check_repo_path(rel: str, repo: Path, suffixes: tuple[str, ...], must_exist: bool = True) -> str | None:
+    """Paths in specs stay inside the repository, symlinks included (specs are data)."""
+    if "\x00" in rel:
+        return "path contains a NUL byte"
+    if os.path.isabs(rel) or rel.startswith("~") or (len(rel) > 1 and rel[1] == ":"):
+        return f"'{rel}' is absolute; use a path relative to the repository root"
+    parts = Path(rel).parts
+    if ".." in parts:
+        return f"'{rel}' leaves the repository ('..' is not allowed)"
+    root = repo.resolve()
+    target = (repo / rel).resolve()
+    if not target.is_relative_to(root):
+        return f"'{rel}' resolves outside the repository (through a symlink)"
+    if not target.exists():
+        return f"no such file '{rel}' in the repository" if must_exist else None
+    if not target.is_file():
+        return f"'{rel}' is not a file"
+    if not rel.lower().endswith(suffixes):
+        return f"'{rel}' should end with {' or '.join(suffixes)}"
+    return None

@@ -1,0 +1,68 @@
+"""What a dataset source is: its spec, how it is validated, what is known of it before loading,
+the files it reads, its content hash, and how it loads.
+
+A source type is one module in this package plus one line in its registry
+(reconciler.sources.SOURCE_TYPES); nothing else dispatches on source classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from reconciler.fields import Spec
+
+S = TypeVar("S", bound=Spec)
+SpecPath = tuple[str | int, ...]
+FileHash = Callable[[Path], str]  # a file's content digest (cached by the caller)
+
+
+class Bundled(Protocol):
+    """What the catalog knows of a bundled dataset (reconciler.spec.catalog.DatasetInfo)."""
+
+    @property
+    def columns(self) -> tuple[str, ...]: ...
+    @property
+    def task(self) -> str: ...
+    @property
+    def classes(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Known:
+    """What validate knows of a source without loading it: its columns, when it has a header
+    or a catalog entry, and (from a catalog) its task and number of classes."""
+
+    columns: tuple[str, ...] | None = None
+    task: str | None = None
+    classes: int | None = None
+
+
+class SourceType(Generic[S]):
+    """One kind of dataset source. Subclasses set `key` (the spec key naming it: `csv`, ...) and
+    `spec`, and implement content_hash and load; the rest have defaults."""
+
+    key: ClassVar[str]
+    spec: ClassVar[type[Spec]]
+
+    def problems(self, source: S, repo: Path, bundled: Mapping[str, Bundled]) -> Iterator[tuple[SpecPath, str]]:
+        """What is wrong with the source beyond its schema (paths within the source)."""
+        return iter(())
+
+    def known(self, source: S, repo: Path, bundled: Mapping[str, Bundled]) -> Known:
+        return Known()
+
+    def files(self, source: S) -> tuple[str, ...]:
+        """Repository files it reads: their uncommitted edits change what trains, and validate
+        loads them to check the data contract."""
+        return ()
+
+    def content_hash(self, source: S, repo: Path, file_hash: FileHash) -> str:
+        """A digest of the rows and columns it loads, stable across machines and processes."""
+        raise NotImplementedError
+
+    def load(self, source: S, repo: Path) -> Any:
+        """The whole dataset as a pandas DataFrame (features and target columns)."""
+        raise NotImplementedError
