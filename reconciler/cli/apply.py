@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reconciler.apply.executor import Executor, Outcome, Report, describe
+from reconciler.apply.executor import Executor
 from reconciler.apply.lock import RegistryLock
+from reconciler.apply.outcome import Outcome, Report, Status
 from reconciler.cli.common import add_allow_dirty, check_repo, open_session, refuse_dirty
 from reconciler.desired.load import load_desired
 from reconciler.desired.model import Desired
@@ -19,12 +20,13 @@ from reconciler.github import actions as gha
 from reconciler.plan.model import Action, Kind, Plan
 from reconciler.policy.base import LazyChanges
 from reconciler.policy.police import move_check
+from reconciler.render.outcomes import outcome_dict, outcome_text
 from reconciler.render.views import render, rollback_of
 from reconciler.spec.catalog import load_catalog
 from reconciler.state.mlflow_store import MlflowStore
 from reconciler.vcs.git import find_reverts
 
-ICONS = {"done": "✅", "failed": "❌", "skipped": "⏭️"}
+ICONS = {Status.DONE: "✅", Status.FAILED: "❌", Status.SKIPPED: "⏭️"}
 
 
 def register(sub: Any) -> None:
@@ -81,7 +83,10 @@ def _print_event(phase: str, action: Action, outcome: Outcome | None) -> None:
             print(f"{action.kind.value:<8} {where} ...", flush=True)
         return
     assert outcome is not None
-    print(f"{action.kind.value:<8} {where} {outcome.status} in {outcome.seconds:.2f}s: {outcome.message}", flush=True)
+    print(
+        f"{action.kind.value:<8} {where} {outcome.status} in {outcome.seconds:.2f}s: {outcome_text(outcome)}",
+        flush=True,
+    )
 
 
 class ProgressDisplay:
@@ -227,7 +232,7 @@ def _apply(
             prefitted=prefitted,
         )
         report = executor.run(plan)
-    done = [o for o in report.outcomes if o.status == "done"]
+    done = [o for o in report.outcomes if o.status is Status.DONE]
     headline = (
         f"Apply: {report.trained} trained, {len(done)} actions done, {len(report.failed)} failed."
         if report.outcomes
@@ -235,11 +240,14 @@ def _apply(
     )
     print(headline)
     for o in report.failed:
-        print(f"  failed: {o.action.kind.value} {o.action.environment}/{o.action.model}: {o.message}", file=sys.stderr)
+        print(
+            f"  failed: {o.action.kind.value} {o.action.environment}/{o.action.model}: {outcome_text(o)}",
+            file=sys.stderr,
+        )
     if args.write_json:
         doc = {
             "plan": plan.to_dict(),
-            "outcomes": [describe(o) for o in report.outcomes],
+            "outcomes": [outcome_dict(o) for o in report.outcomes],
             "trained": report.trained,
             "failed": len(report.failed),
         }
@@ -250,16 +258,16 @@ def _apply(
 
 
 def _report_to_github(plan: Plan, report: Report, headline: str, reverts: list[Any]) -> None:
-    outcomes = [{**describe(o), "icon": ICONS.get(o.status, "")} for o in report.outcomes]
+    outcomes = [{**outcome_dict(o), "icon": ICONS[o.status]} for o in report.outcomes]
     rollback = rollback_of(plan, reverts)
     gha.write_summary(
         render(
             "apply.md.j2", plan=plan, headline=headline, outcomes=outcomes, rollback=rollback, trained=report.trained
         )
     )
-    promoted = sum(1 for o in report.outcomes if o.action.kind is Kind.PROMOTE and o.status == "done")
+    promoted = sum(1 for o in report.outcomes if o.action.kind is Kind.PROMOTE and o.status is Status.DONE)
     gha.set_outputs(
         {"trained": report.trained, "promoted": promoted, "failed": len(report.failed), "rollback": bool(reverts)}
     )
     for o in report.failed:
-        gha.annotate("error", f"{o.action.environment}/{o.action.model} {o.action.kind.value} failed", o.message)
+        gha.annotate("error", f"{o.action.environment}/{o.action.model} {o.action.kind.value} failed", outcome_text(o))

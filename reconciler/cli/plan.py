@@ -127,6 +127,7 @@ def _online(
     from reconciler.plan.planner import make_plan
     from reconciler.policy.base import LazyChanges
     from reconciler.policy.police import police
+    from reconciler.render.outcomes import outcome_text
     from reconciler.spec.catalog import load_catalog
     from reconciler.state.mlflow_store import MlflowStore
 
@@ -153,8 +154,8 @@ def _online(
             o.action.kind.value,
             o.action.environment,
             o.action.model,
-            o.status,
-            o.message,
+            o.status.value,
+            outcome_text(o),
             o.version,
             o.action.fingerprint,
         )

@@ -1,0 +1,82 @@
+"""Promote and demote: move an environment's alias, compare-and-set against where the plan saw
+it, and append the move to the ledger. A promotion needs a passing verdict under the gates of
+the environment and of every one upstream, and the policies' consent right before the move."""
+
+from __future__ import annotations
+
+from reconciler import chaos
+from reconciler.apply.outcome import Status, StepResult
+from reconciler.apply.run import Run
+from reconciler.plan.model import Action
+from reconciler.state.actual import version_label
+
+
+def run_promote(run: Run, action: Action) -> StepResult:
+    version = run.cache.version(action.model, action.fingerprint, action.to_version)
+    if version is None:
+        why = run.failed_fingerprints.get((action.model, action.fingerprint or ""), "no version to promote")
+        return StepResult(Status.SKIPPED, why)
+    target = run.targets[(action.environment, action.model)]
+    for env, gates in [*reversed(target.entry.ancestors), (action.environment, target.entry.gates_hash)]:
+        verdict = version.verdict(env, gates)
+        if verdict is None:
+            return StepResult(Status.FAILED, f"v{version.version} has no current verdict for the gates of '{env}'")
+        if not verdict.passed:
+            # The evaluate step already reported the failure with its numbers.
+            where = "its gates" if env == action.environment else f"the gates of '{env}'"
+            stays = version_label(action.from_version)
+            return StepResult(Status.SKIPPED, f"v{version.version} failed {where}; alias stays at {stays}")
+    rm = run.cache.model(action.model)
+    if rm is not None and rm.aliases.get(action.environment) == version.version:
+        return StepResult(Status.DONE, f"already at v{version.version}", version.version)
+    if run.move_check is not None:
+        current = rm.versions.get(action.from_version) if rm and action.from_version else None
+        refusals = run.move_check(action, version, current)
+        if refusals:
+            stays = version_label(action.from_version)
+            return StepResult(Status.FAILED, "; ".join(refusals) + f"; alias stays at {stays}")
+    chaos.point("promote:before-alias")
+    ledger = run.store.move_alias(action.model, action.environment, action.from_version, version.version)
+    chaos.point("promote:after-alias")
+    entry = run.store.append_ledger(
+        action.model,
+        run.entry(action.environment, action.from_version, version.version, action.reason, target.entry.gates_hash),
+        ledger,
+    )
+    run.cache.moved(action.model, action.environment, version.version, (*ledger, entry))
+    moved = f"{action.environment}: {version_label(action.from_version)} -> v{version.version}"
+    return StepResult(Status.DONE, moved, version.version)
+
+
+def run_demote(run: Run, action: Action) -> StepResult:
+    ledger = run.store.move_alias(action.model, action.environment, action.from_version, None)
+    entry = run.store.append_ledger(
+        action.model,
+        run.entry(action.environment, action.from_version, None, action.reason),
+        ledger,
+    )
+    run.cache.moved(action.model, action.environment, None, (*ledger, entry))
+    return StepResult(Status.DONE, f"{action.environment}: {version_label(action.from_version)} -> (none)")
+
+
+def record_unledgered(run: Run, action: Action) -> None:
+    """An alias already where the specs want it but missing from the ledger (an apply
+    killed between moving it and recording it) is recorded now, so history stays whole."""
+    rm = run.cache.models.get(action.model)
+    if rm is None or action.to_version is None or rm.aliases.get(action.environment) != action.to_version:
+        return
+    last = rm.last_move(action.environment)
+    if last is not None and last.to_version == action.to_version:
+        return
+    target = run.targets.get((action.environment, action.model))
+    run.store.append_ledger(
+        action.model,
+        run.entry(
+            action.environment,
+            last.to_version if last else None,
+            action.to_version,
+            "recorded: the alias was already at the desired version (an interrupted apply)",
+            target.entry.gates_hash if target else "",
+        ),
+    )
+    run.cache.model(action.model, refresh=True)
