@@ -307,3 +307,29 @@ def test_deeply_nested_policies_are_a_positioned_error(
     assert "Traceback" not in out + err
     line = 3 if field == "require" else 4
     assert f"policies/deep.yaml:{line}:" in out and field in out, out[:500]
+
+
+def test_a_policy_can_read_the_change_as_records() -> None:
+    from reconciler.plan.diff import spec_changes
+    from reconciler.policy.change import change_dict
+    from reconciler.policy.sandbox import evaluate
+
+    old = {"model": {"estimator": {"params": {"C": 1.0, "max_iter": 100}}}, "dataset_hash": "a"}
+    new = {"model": {"estimator": {"params": {"C": 0.5}}}, "dataset_hash": "b"}
+    changes = spec_changes(old, new)
+    assert [(c.op, c.path) for c in changes] == [
+        ("content", ("dataset",)),
+        ("update", ("estimator", "params", "C")),
+        ("remove", ("estimator", "params", "max_iter")),
+    ]
+    change = change_dict("base", "head", "f1", "f2", None, [], changes)
+    assert change["spec_diff"] == [
+        "dataset content changed",
+        "estimator.params.C: 1.0 -> 0.5",
+        "estimator.params.max_iter: 100 -> (none)",
+    ]
+    only_c = (
+        "change.diff | rejectattr('op', 'eq', 'content') | map(attribute='path') | map('last') | list"
+        " == ['C', 'max_iter']"
+    )
+    assert evaluate(only_c, {"change": change}) is True

@@ -21,6 +21,7 @@ from reconciler.plan.model import Action, Kind, Plan
 from reconciler.policy.base import LazyChanges
 from reconciler.policy.police import move_check
 from reconciler.render.outcomes import outcome_dict, outcome_text
+from reconciler.render.plan_json import plan_dict
 from reconciler.render.views import render, rollback_of
 from reconciler.spec.catalog import load_catalog
 from reconciler.state.mlflow_store import MlflowStore
@@ -208,9 +209,9 @@ def _apply(
     if saved is not None:
         from reconciler.plan import saved as saved_plans
 
-        from_file, state, specs = saved_plans.load(saved, session.store.location)
+        from_file, state, specs = saved_plans.load(saved)
         saved_plans.check_fresh(saved, state, specs, session.actual, session.desired.entries)
-        saved_plans.check_same_actions(saved, from_file, plan)
+        saved_plans.check_same_actions(saved, from_file, plan_dict(plan)["actions"], plan)
         print(f"Applying the saved plan {saved} (plan {plan.id})")
     if args.selectors:
         plan = plan.only(args.selectors)
@@ -246,7 +247,7 @@ def _apply(
         )
     if args.write_json:
         doc = {
-            "plan": plan.to_dict(),
+            "plan": plan_dict(plan),
             "outcomes": [outcome_dict(o) for o in report.outcomes],
             "trained": report.trained,
             "failed": len(report.failed),

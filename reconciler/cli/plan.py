@@ -13,6 +13,7 @@ from reconciler.cli.common import add_allow_dirty, add_repo, check_repo, open_se
 from reconciler.diagnostics import ReconcilerError
 from reconciler.github import actions as gha
 from reconciler.plan.model import Kind, Plan
+from reconciler.render.plan_json import plan_dict
 from reconciler.render.views import plan_context, render, rollback_of
 from reconciler.state.actual import ActualState
 from reconciler.vcs.git import Revert, find_reverts
@@ -84,16 +85,16 @@ def run(args: argparse.Namespace) -> int:
         if args.out:
             from reconciler.plan.saved import save
 
-            save(args.out, plan, actual, entries)
+            save(args.out, plan_dict(plan), actual, entries)
     hashes = {(e.environment, e.model): e.gates_hash for e in entries}
     context = plan_context(plan, actual=actual, reverts=reverts, base=args.base or "", gates_hashes=hashes)
     markdown = render("plan.md.j2", **context)
     if args.write_markdown:
         args.write_markdown.write_text(gha.cap(markdown), encoding="utf-8")
     if args.write_json:
-        args.write_json.write_text(json.dumps(plan.to_dict(), indent=2) + "\n", encoding="utf-8")
+        args.write_json.write_text(json.dumps(plan_dict(plan), indent=2) + "\n", encoding="utf-8")
     if args.format == "json":
-        print(json.dumps(plan.to_dict(), indent=2))
+        print(json.dumps(plan_dict(plan), indent=2))
     elif args.format == "markdown":
         print(markdown, end="")
     else:

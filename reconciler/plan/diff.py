@@ -1,19 +1,24 @@
-"""What changed between the spec a version was trained from and the desired one, readably."""
+"""What changed between the spec a version was trained from and the desired one, as records
+(reconciler.plan.model.Change), with the one-line form plans, comments and policies show."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.plan.model import Change
 
-def spec_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tuple[str, ...]:
+CONTENT = Change("content", ("dataset",))
+
+
+def spec_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tuple[Change, ...]:
     if old is None:
         return ()
     from deepdiff import DeepDiff
 
-    lines: list[str] = []
+    out: list[Change] = []
     if old.get("dataset_hash") != new.get("dataset_hash"):
-        lines.append("dataset content changed")
+        out.append(CONTENT)
     diff = DeepDiff(
         {k: v for k, v in old.items() if k != "dataset_hash"},
         {k: v for k, v in new.items() if k != "dataset_hash"},
@@ -22,24 +27,38 @@ def spec_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tuple
     )
     for report in ("values_changed", "type_changes"):
         for item in diff.get(report, []):
-            lines.append(f"{_path(item)}: {_show(item.t1)} -> {_show(item.t2)}")
+            out.append(Change("update", _path(item), item.t1, item.t2))
     for report in ("dictionary_item_added", "iterable_item_added"):
         for item in diff.get(report, []):
-            lines.append(f"{_path(item)}: (none) -> {_show(item.t2)}")
+            out.append(Change("add", _path(item), None, item.t2))
     for report in ("dictionary_item_removed", "iterable_item_removed"):
         for item in diff.get(report, []):
-            lines.append(f"{_path(item)}: {_show(item.t1)} -> (none)")
-    return tuple(sorted(set(lines), key=lambda s: (s != "dataset content changed", s)))
+            out.append(Change("remove", _path(item), item.t1, None))
+    unique = {change_line(c): c for c in out}  # one record per line a reader would see
+    return tuple(unique[line] for line in sorted(unique, key=lambda s: (s != change_line(CONTENT), s)))
 
 
-def _path(item: Any) -> str:
+def change_line(change: Change) -> str:
+    """`estimator.params.C: 1.0 -> 0.5`, `dataset content changed`."""
+    if change.op == "content":
+        return "dataset content changed"
+    old = "(none)" if change.op == "add" else _show(change.old)
+    new = "(none)" if change.op == "remove" else _show(change.new)
+    return f"{path_text(change.path)}: {old} -> {new}"
+
+
+def path_text(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+def _path(item: Any) -> tuple[str | int, ...]:
     steps = item.path(output_format="list")
     if steps and steps[0] == "model":
         steps = steps[1:]
-    out = ""
-    for step in steps:
-        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
-    return out
+    return tuple(steps)
 
 
 def _show(value: Any) -> str:

@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-PLAN_FORMAT = 1
+from reconciler.spec.kinds import Gate
+
 # The version an offline plan (git alone) cannot know: something is deployed, but which is unread.
 UNKNOWN_VERSION = "?"
 
@@ -24,6 +25,21 @@ class Kind(str, Enum):
 
 
 @dataclass(frozen=True)
+class Change:
+    """One difference between the spec the deployed version was trained from and the desired
+    one, like a Terraform attribute change: `update` (old -> new), `add`, `remove`, or
+    `content` (the dataset's rows changed; path `dataset`)."""
+
+    op: str
+    path: tuple[str | int, ...]
+    old: Any = None
+    new: Any = None
+
+    def record(self) -> list[Any]:
+        return [self.op, list(self.path), self.old, self.new]
+
+
+@dataclass(frozen=True)
 class Action:
     kind: Kind
     environment: str
@@ -32,18 +48,26 @@ class Action:
     from_version: str | None  # where the environment's alias points before
     to_version: str | None  # where it will point; None with a fingerprint: the version train creates
     reason: str
-    changes: tuple[str, ...] = ()  # what changed, field by field
+    changes: tuple[Change, ...] = ()  # what changed, field by field
     evaluate_in: tuple[str, ...] = ()  # environments whose gates to evaluate (upstream first)
-    gates: tuple[str, ...] = ()
+    gates: tuple[Gate, ...] = ()  # the gates the environment applies
     drift: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["kind"] = self.kind.value
-        out["changes"] = list(self.changes)
-        out["evaluate_in"] = list(self.evaluate_in)
-        out["gates"] = list(self.gates)
-        return out
+    def record(self) -> dict[str, Any]:
+        """The action as plain data: what a saved plan keeps and the plan's id hashes."""
+        return {
+            "kind": self.kind.value,
+            "environment": self.environment,
+            "model": self.model,
+            "fingerprint": self.fingerprint,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "reason": self.reason,
+            "changes": [c.record() for c in self.changes],
+            "evaluate_in": list(self.evaluate_in),
+            "gates": [g.model_dump(mode="json", by_alias=True) for g in self.gates],
+            "drift": self.drift,
+        }
 
 
 @dataclass(frozen=True)
@@ -112,23 +136,8 @@ class Plan:
 
     @property
     def id(self) -> str:
-        body = json.dumps([a.to_dict() for a in self.actions], sort_keys=True)
+        body = json.dumps([a.record() for a in self.actions], sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()[:12]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": PLAN_FORMAT,
-            "id": self.id,
-            "revision": self.revision,
-            "location": self.location,
-            "environments": list(self.environments),
-            "summary": self.counts(),
-            "actions": [a.to_dict() for a in self.actions],
-            "notes": list(self.notes),
-            "checked_against_registry": self.checked,
-            "preview": [s.to_dict() for s in self.preview],
-            "matrix": self.train_matrix(),
-        }
 
     def train_matrix(self) -> dict[str, list[dict[str, str]]]:
         """The models to train, one entry per model (its first fingerprint in plan order), as a

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from reconciler.desired.model import DesiredEntry
-from reconciler.plan.model import UNKNOWN_VERSION, Action, Kind, Plan
+from reconciler.plan.model import UNKNOWN_VERSION, Action, Change, Kind, Plan
 
-ChangesFn = Callable[[Mapping[str, object] | None, Mapping[str, object]], tuple[str, ...]]
+ChangesFn = Callable[[Mapping[str, object] | None, Mapping[str, object]], tuple[Change, ...]]
 
 OFFLINE_NOTE = "not checked against the registry: computed from git alone (base vs head)"
 
@@ -36,7 +36,7 @@ def offline_plan(
     trained: set[tuple[str, str]] = set()
     for entry in sorted(head, key=lambda e: (order.get(e.environment, len(order)), e.model)):
         old = before.get((entry.environment, entry.model))
-        gates = tuple(g.name for g in entry.gates)
+        gates = entry.gates
         if old is not None and old.fingerprint == entry.fingerprint:
             if old.gates_hash != entry.gates_hash:
                 actions.append(

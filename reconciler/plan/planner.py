@@ -13,15 +13,14 @@ from collections.abc import Callable, Mapping, Sequence
 
 from reconciler.desired.model import Desired, DesiredEntry
 from reconciler.diagnostics import ReconcilerError
-from reconciler.gates.measures import describe_rule
 from reconciler.plan.diff import spec_changes
-from reconciler.plan.model import Action, Kind, Plan
+from reconciler.plan.model import Action, Change, Kind, Plan
 from reconciler.state.actual import ActualState, RegisteredModelState, VersionState
 
-ChangesFn = Callable[[Mapping[str, object] | None, Mapping[str, object]], tuple[str, ...]]
+ChangesFn = Callable[[Mapping[str, object] | None, Mapping[str, object]], tuple[Change, ...]]
 
 
-def _no_changes(old: Mapping[str, object] | None, new: Mapping[str, object]) -> tuple[str, ...]:
+def _no_changes(old: Mapping[str, object] | None, new: Mapping[str, object]) -> tuple[Change, ...]:
     return ()
 
 
@@ -59,20 +58,11 @@ def _registry_environments(actual: ActualState) -> set[str]:
     return {e.environment for rm in actual.models.values() for e in rm.ledger}
 
 
-def _gate_words(entry: DesiredEntry) -> tuple[str, ...]:
-    out = []
-    for gate in entry.gates:
-        rules = ", ".join(describe_rule(r) for r in gate.rules)
-        advisory = ", advisory" if gate.enforcement == "advisory" else ""
-        out.append(f"{gate.name} ({rules}{advisory})")
-    return tuple(out)
-
-
 def _plan_entry(
     entry: DesiredEntry, actual: ActualState, trained: set[tuple[str, str]], changes: ChangesFn
 ) -> list[Action]:
     env, name, fp = entry.environment, entry.model, entry.fingerprint
-    gates = _gate_words(entry)
+    gates = entry.gates
 
     def act(kind: Kind, reason: str, **kw: object) -> Action:
         return Action(kind, env, name, fp, current, kw.pop("to", None), reason, gates=gates, **kw)  # type: ignore[arg-type]

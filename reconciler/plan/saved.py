@@ -10,18 +10,18 @@ the file's; an edited action (an appended demote, a rewritten promote) is refuse
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from reconciler.canonical import sha256_json
 from reconciler.desired.model import DesiredEntry
 from reconciler.diagnostics import ReconcilerError
-from reconciler.plan.model import Action, Kind, Plan
+from reconciler.plan.model import Plan
 from reconciler.state import tags as t
 from reconciler.state.actual import ActualState
 
-SAVED_FORMAT = 1
+SAVED_FORMAT = 2  # 2: each action's changes also as records (`diff`)
 
 
 def state_serial(actual: ActualState) -> str:
@@ -53,17 +53,20 @@ def specs_serial(entries: Sequence[DesiredEntry]) -> str:
     )[:16]
 
 
-def save(path: Path, plan: Plan, actual: ActualState, entries: Sequence[DesiredEntry]) -> None:
+def save(path: Path, view: Mapping[str, Any], actual: ActualState, entries: Sequence[DesiredEntry]) -> None:
+    """`view` is the plan as `plan --format json` shows it: what people read, and what apply
+    compares with the plan it recomputes."""
     doc = {
         "saved_plan": SAVED_FORMAT,
         "state_serial": state_serial(actual),
         "specs_serial": specs_serial(entries),
-        "plan": plan.to_dict(),
+        "plan": view,
     }
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 
-def load(path: Path, plan_location: str) -> tuple[Plan, str, str]:
+def load(path: Path) -> tuple[list[dict[str, Any]], str, str]:
+    """The file's actions (as plan JSON) and its two serials."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(doc, dict) or doc.get("saved_plan") != SAVED_FORMAT:
@@ -71,39 +74,15 @@ def load(path: Path, plan_location: str) -> tuple[Plan, str, str]:
         raw = doc["plan"]
         if not isinstance(raw, dict) or not isinstance(raw.get("actions"), list):
             raise ValueError("'plan.actions' is not a list")
-        actions = tuple(_action(a) for a in raw["actions"])
-        plan = Plan(
-            actions,
-            tuple(raw["environments"]),
-            plan_location,
-            raw.get("revision", ""),
-            tuple(raw.get("notes", ())),
-            bool(raw.get("checked_against_registry", True)),
-        )
-        return plan, str(doc["state_serial"]), str(doc["specs_serial"])
+        for action in raw["actions"]:
+            if not isinstance(action, dict):
+                raise ValueError("an action is not an object")
+            for key in ("kind", "environment", "model"):
+                if not isinstance(action.get(key), str):
+                    raise ValueError(f"an action's '{key}' is not a string")
+        return list(raw["actions"]), str(doc["state_serial"]), str(doc["specs_serial"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise ReconcilerError(f"{path}: not a readable saved plan ({type(exc).__name__}: {str(exc)[:200]})") from exc
-
-
-def _action(raw: Any) -> Action:
-    if not isinstance(raw, dict):
-        raise ValueError("an action is not an object")
-    for key in ("environment", "model"):
-        if not isinstance(raw.get(key), str):
-            raise ValueError(f"an action's '{key}' is not a string")
-    return Action(
-        kind=Kind(raw["kind"]),
-        environment=raw["environment"],
-        model=raw["model"],
-        fingerprint=raw.get("fingerprint"),
-        from_version=raw.get("from_version"),
-        to_version=raw.get("to_version"),
-        reason=raw.get("reason", ""),
-        changes=tuple(raw.get("changes", ())),
-        evaluate_in=tuple(raw.get("evaluate_in", ())),
-        gates=tuple(raw.get("gates", ())),
-        drift=bool(raw.get("drift", False)),
-    )
 
 
 def check_fresh(
@@ -123,18 +102,19 @@ def check_fresh(
         )
 
 
-def check_same_actions(path: Path, saved: Plan, recomputed: Plan) -> None:
-    """The file's actions must be exactly those its inputs give: nothing added, removed or changed."""
-    mine = [a.to_dict() for a in saved.actions]
-    derived = [a.to_dict() for a in recomputed.actions]
-    if mine == derived:
+def check_same_actions(
+    path: Path, mine: Sequence[Mapping[str, Any]], derived: Sequence[Mapping[str, Any]], recomputed: Plan
+) -> None:
+    """The file's actions must be exactly those its inputs give (`derived`, the recomputed
+    plan's actions as JSON): nothing added, removed or changed."""
+    if list(mine) == list(derived):
         return
     index = next(
         (i for i, (a, b) in enumerate(zip(mine, derived, strict=False)) if a != b), min(len(mine), len(derived))
     )
     if index < len(mine):
-        a = saved.actions[index]
-        what = f"action {index + 1} ({a.kind.value} {a.environment}/{a.model})"
+        a = mine[index]
+        what = f"action {index + 1} ({a['kind']} {a['environment']}/{a['model']})"
         why = "is not one the specs and the registry give" if index >= len(derived) else "differs from the plan"
     else:
         b = recomputed.actions[index]

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler.gates.measures import describe_rule
+from reconciler.plan.diff import change_line
+from reconciler.plan.model import Change
 from reconciler.rules import rule_type
 from reconciler.spec.kinds import Gate, Spec
 
@@ -56,7 +58,7 @@ def change_dict(
     head_fingerprint: str,
     base_gates: Sequence[Gate] | None,
     head_gates: Sequence[Gate],
-    spec_diff: Sequence[str],
+    spec_diff: Sequence[Change],
 ) -> dict[str, Any]:
     lowered = loosened(base_gates or (), head_gates) if base_gates is not None else []
     return {
@@ -64,7 +66,8 @@ def change_dict(
         "head": head_revision,
         "new": base_fingerprint is None,
         "model_changed": base_fingerprint is not None and base_fingerprint != head_fingerprint,
-        "spec_diff": list(spec_diff),
+        "spec_diff": [change_line(c) for c in spec_diff],
+        "diff": [{"op": c.op, "path": list(c.path), "old": c.old, "new": c.new} for c in spec_diff],
         "gates_lowered": lowered,
         "gates_changed": base_gates is not None
         and [g.model_dump() for g in base_gates] != [g.model_dump() for g in head_gates],

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from reconciler.gates.measures import describe_rule
+from reconciler.plan.diff import change_line
 from reconciler.plan.model import UNKNOWN_VERSION, Action, Kind, Plan
 from reconciler.render.markdown import fence_for, md_code, md_text
+from reconciler.spec.kinds import Gate
 from reconciler.state.actual import ActualState, version_label
 from reconciler.vcs.git import Revert
 
@@ -50,6 +53,16 @@ class Row:
     fingerprint: str
 
 
+def gate_words(gates: Sequence[Gate]) -> tuple[str, ...]:
+    """Each gate with its rules in a few words: `quality (accuracy >= 0.9, advisory)`."""
+    out = []
+    for gate in gates:
+        rules = ", ".join(describe_rule(r) for r in gate.rules)
+        advisory = ", advisory" if gate.enforcement == "advisory" else ""
+        out.append(f"{gate.name} ({rules}{advisory})")
+    return tuple(out)
+
+
 def _v(version: str | None, new: bool = False) -> str:
     if version == UNKNOWN_VERSION:
         return "(deployed)"
@@ -84,8 +97,8 @@ def rows(plan: Plan, *, include_noop: bool = True) -> list[Row]:
         before = _v(first.from_version)
         what = ", ".join(k.value for k in kinds) if symbol != "=" else "in sync"
         reasons = tuple(dict.fromkeys(a.reason for a in actions if a.kind is not Kind.EVALUATE or len(actions) == 1))
-        changes = tuple(dict.fromkeys(c for a in actions for c in a.changes))
-        gates = next((a.gates for a in actions if a.gates), ())
+        changes = tuple(dict.fromkeys(change_line(c) for a in actions for c in a.changes))
+        gates = gate_words(next((a.gates for a in actions if a.gates), ()))
         out.append(Row(env, model, symbol, before, after, what, reasons, changes, gates, first.fingerprint or ""))
     return out
 

@@ -52,6 +52,7 @@ def test_param_change_trains_once_and_revert_rolls_back_without_training(repo: R
     promotes = actions(plan, "promote")
     assert [(a["environment"], a["model"]) for a in promotes] == [(e, "iris-classifier") for e in ENVS]
     assert "estimator.params.C: 1.0 -> 0.5" in promotes[0]["changes"]
+    assert {"op": "update", "path": ["estimator", "params", "C"], "old": 1.0, "new": 0.5} in promotes[0]["diff"]
     code, _, _ = repo.run("plan", "--detailed-exitcode")
     assert code == 2
 
