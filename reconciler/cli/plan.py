@@ -192,18 +192,14 @@ def _offline(repo: Path, base: str, scope: list[str] | None) -> tuple[Plan, list
             known.extend(load_desired_at(repo, f"{revert.reverted}^").entries)
         except ReconcilerError:
             continue  # the reverted commit is not in this clone: its versions are just not known
-    in_scope = set(scope) if scope else None
-
-    def keep(entries: list[Any]) -> list[Any]:
-        return [e for e in entries if in_scope is None or e.environment in in_scope]
-
     plan = offline_plan(
-        keep(before.entries),
-        keep(head.entries),
+        before.entries,
+        head.entries,
         head.state.environment_order,
         spec_changes,
         known=known,
         revision=head.provenance.short,
+        scope=scope,
     )
     return police(plan, head, None, changes_between(before, head, base)), reverts
 

@@ -1,19 +1,21 @@
-"""A plan from git alone: compare the desired state at the base revision with the head.
+"""A plan from git alone: the one planner, run against what git says the registry holds
+(reconciler.plan.git_view) instead of the registry.
 
 Pull requests from forks get no secrets, so the registry cannot be read. What git does tell:
-which (environment, model) fingerprints change, hence what merging will train and promote,
-and what each change is. Whether a version already exists for a fingerprint, and how gates
-will judge it, is unknown here and said so.
+which (environment, model) fingerprints change, hence what merging will train, evaluate and
+promote, and what each change is. Which version numbers exist, and how gates will judge a new
+version, is unknown here and said so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 
 from reconciler.desired.model import DesiredEntry
-from reconciler.plan.model import UNKNOWN_VERSION, Action, Change, Kind, Plan
-
-ChangesFn = Callable[[Mapping[str, object] | None, Mapping[str, object]], tuple[Change, ...]]
+from reconciler.plan.git_view import git_only_state
+from reconciler.plan.model import UNKNOWN_VERSION, Action, Kind, Plan
+from reconciler.plan.planner import ChangesFn, plan
 
 OFFLINE_NOTE = "not checked against the registry: computed from git alone (base vs head)"
 
@@ -26,107 +28,18 @@ def offline_plan(
     *,
     known: Sequence[DesiredEntry] = (),
     revision: str = "",
+    scope: Sequence[str] | None = None,
 ) -> Plan:
     """`known` holds entries of other revisions whose versions exist (e.g. the state a revert
     returns to), so that reaching them again is shown as a promotion, not a training."""
-    existing = {(e.model, e.fingerprint) for e in (*base, *known)}
-    before = {(e.environment, e.model): e for e in base}
-    order = {env: i for i, env in enumerate(environments)}
-    actions: list[Action] = []
-    trained: set[tuple[str, str]] = set()
-    for entry in sorted(head, key=lambda e: (order.get(e.environment, len(order)), e.model)):
-        old = before.get((entry.environment, entry.model))
-        gates = entry.gates
-        if old is not None and old.fingerprint == entry.fingerprint:
-            if old.gates_hash != entry.gates_hash:
-                actions.append(
-                    Action(
-                        Kind.EVALUATE,
-                        entry.environment,
-                        entry.model,
-                        entry.fingerprint,
-                        UNKNOWN_VERSION,
-                        UNKNOWN_VERSION,
-                        "gates changed: the deployed version is judged again",
-                        gates=gates,
-                        evaluate_in=(entry.environment,),
-                    )
-                )
-            else:
-                actions.append(
-                    Action(
-                        Kind.NOOP,
-                        entry.environment,
-                        entry.model,
-                        entry.fingerprint,
-                        UNKNOWN_VERSION,
-                        UNKNOWN_VERSION,
-                        "unchanged",
-                        gates=gates,
-                    )
-                )
-            continue
-        diff = changes(old.spec if old is not None else None, entry.spec)
-        deployed = UNKNOWN_VERSION if old is not None else None
-        key = (entry.model, entry.fingerprint)
-        if entry.data_problems and key not in existing:
-            actions.append(
-                Action(
-                    Kind.BLOCKED,
-                    entry.environment,
-                    entry.model,
-                    entry.fingerprint,
-                    deployed,
-                    None,
-                    "data checks failed: " + "; ".join(entry.data_problems),
-                    changes=diff,
-                    gates=gates,
-                )
-            )
-            continue
-        if key not in trained and key not in existing:
-            trained.add(key)
-            why = "new fingerprint (trains unless the registry already holds it)" if old else "new in this environment"
-            actions.append(
-                Action(
-                    Kind.TRAIN,
-                    entry.environment,
-                    entry.model,
-                    entry.fingerprint,
-                    deployed,
-                    None,
-                    why,
-                    changes=diff,
-                    gates=gates,
-                )
-            )
-        elif key not in trained:
-            trained.add(key)  # deployed at base or in the state a revert returns to: no training
-        actions.append(
-            Action(
-                Kind.PROMOTE,
-                entry.environment,
-                entry.model,
-                entry.fingerprint,
-                deployed,
-                None,
-                "promote once the gates pass",
-                changes=diff,
-                gates=gates,
-            )
-        )
-    head_keys = {(e.environment, e.model) for e in head}
-    for key, old in sorted(before.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0][1])):
-        if key not in head_keys:
-            actions.append(
-                Action(
-                    Kind.DEMOTE,
-                    old.environment,
-                    old.model,
-                    None,
-                    UNKNOWN_VERSION,
-                    None,
-                    "removed from the environment: delete alias (versions kept)",
-                )
-            )
-    return Plan(tuple(actions), tuple(environments), "git only", revision, (OFFLINE_NOTE,), checked=False)
+    planned = plan(head, git_only_state(base, known), environments, scope=scope, changes=changes, revision=revision)
+    actions = tuple(_unknown_numbers(a) for a in planned.actions)
+    return replace(planned, actions=actions, notes=(OFFLINE_NOTE,), checked=False)
+
+
+def _unknown_numbers(action: Action) -> Action:
+    """The git view's version numbers are placeholders: a deployed version is `?`, and the one
+    an alias will move to is known by its fingerprint only."""
+    before = UNKNOWN_VERSION if action.from_version is not None else None
+    after = UNKNOWN_VERSION if action.kind in (Kind.NOOP, Kind.EVALUATE) and action.to_version else None
+    return replace(action, from_version=before, to_version=after)

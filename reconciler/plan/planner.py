@@ -187,6 +187,8 @@ def _promote_reason(version: VersionState | None, drift: str | None, entry: Desi
         if entry.ancestors:
             return f"promote after '{entry.ancestors[0][0]}' passes, once the gates pass"
         return "promote once the gates pass"
+    if not version.created:  # known from git alone (a revert's target): which version is not
+        return "a version already holds this spec; no training"
     commit = version.commit[:7] or "unknown commit"
     return f"v{version.version} already holds this spec (trained {version.created[:10]} at {commit}); no training"
 
