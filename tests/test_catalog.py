@@ -1,20 +1,43 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import subprocess
+import sys
 
 import pytest
 
 from reconciler.spec import catalog as cat
 from reconciler.spec.catalog import Constraint, load_catalog
+from tests.conftest import ROOT
 
 
 def test_shipped_catalog_matches_installed_sklearn() -> None:
-    shipped = json.loads(cat.SHIPPED.read_text())
-    built = cat.build_catalog()
-    if shipped["sklearn_version"] != built["sklearn_version"]:
-        pytest.skip(f"shipped catalog is for scikit-learn {shipped['sklearn_version']}; the cache covers others")
-    assert shipped == built, "run `python -m reconciler.spec.catalog` to regenerate the shipped catalog"
+    """The build script, run on the installed scikit-learn, gives exactly the shipped file."""
+    version = cat.installed_sklearn_version()
+    assert version is not None
+    major, minor = version.split(".")[:2]
+    path = cat.CATALOGS / f"sklearn-{major}.{minor}.json"
+    assert path.is_file(), f"no catalog for the installed scikit-learn {version}: run tools/build_catalog.py"
+    built = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "build_catalog.py"), "--print"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    shipped = json.loads(path.read_text())
+    assert json.loads(built)["sklearn_version"].split(".")[:2] == [major, minor]
+    assert {k: v for k, v in json.loads(built).items() if k != "sklearn_version"} == {
+        k: v for k, v in shipped.items() if k != "sklearn_version"
+    }, "run `python tools/build_catalog.py` to regenerate it"
+
+
+def test_every_supported_minor_version_has_a_catalog() -> None:
+    """pyproject's scikit-learn range starts at the oldest catalog: an install can never get a
+    version older than every catalog."""
+    minors = list(cat.shipped())
+    assert minors[0] == (1, 5) and minors == sorted(minors)
+    assert all(json.loads(p.read_text())["format"] == cat.CATALOG_FORMAT for p in cat.shipped().values())
+    assert '"scikit-learn>=1.5,' in (ROOT / "pyproject.toml").read_text()
 
 
 def test_catalog_refuses_non_estimators_and_knows_kinds() -> None:
@@ -30,23 +53,22 @@ def test_catalog_refuses_non_estimators_and_knows_kinds() -> None:
     assert c.datasets["load_iris"].rows == 150 and c.datasets["load_diabetes"].task == "regression"
 
 
-def test_catalog_for_another_sklearn_version_is_built_and_cached(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("installed", "used"),
+    [("1.9.1", (1, 9)), ("1.9.0", (1, 9)), ("1.6.2", (1, 6)), ("1.99.0", (1, 9)), ("1.2.0", (1, 5)), (None, (1, 9))],
+)
+def test_the_catalog_is_the_installed_minor_versions_else_the_nearest_older(
+    installed: str | None, used: tuple[int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(cat, "installed_sklearn_version", lambda: "0.0-other")
+    assert cat._minor(cat.catalog_for(installed).stem.removeprefix("sklearn-")) == used
+    monkeypatch.setattr(cat, "installed_sklearn_version", lambda: installed)
     cat.load_catalog.cache_clear()
     try:
-        built = cat.load_catalog()
-        assert "sklearn.linear_model.LogisticRegression" in built.estimators
-        assert len(list((tmp_path / "reconciler").glob("sklearn-catalog-*-0.0-other.json"))) == 1
-
-        def no_rebuild() -> None:
-            raise AssertionError("the cached catalog should have been used")
-
-        monkeypatch.setattr(cat, "build_catalog", no_rebuild)
-        cat.load_catalog.cache_clear()
-        assert cat.load_catalog().estimators.keys() == built.estimators.keys()
+        loaded = cat.load_catalog()
+        same = installed is None or cat._minor(installed) == used
+        assert (loaded.note == "") == same
+        if not same:
+            assert f"scikit-learn {installed} is installed" in loaded.note
     finally:
         cat.load_catalog.cache_clear()
 
@@ -72,13 +94,15 @@ def test_constraints(constraint: Constraint, good: list[object], bad: list[objec
     assert not any(constraint.accepts(v) for v in bad)
 
 
-def test_every_parameter_that_reaches_the_file_system_is_refused() -> None:
+@pytest.mark.parametrize("minor", list(cat.shipped()), ids=lambda m: f"sklearn-{m[0]}.{m[1]}")
+def test_every_parameter_that_reaches_the_file_system_is_refused(minor: tuple[int, int]) -> None:
     """Parameters that make scikit-learn open, write or unpickle files are refused for every
-    estimator that has them; a new scikit-learn adding one (an option naming files, a `memory`)
-    fails here until the rule covers it."""
+    estimator that has them, in every scikit-learn the reconciler ships a catalog for; a new
+    scikit-learn adding one (an option naming files, a `memory`) fails here until the rule
+    covers it."""
     from reconciler.spec.semantics import UNSAFE_PARAMS, check_params
 
-    c = load_catalog()
+    c = cat._from_json(json.loads(cat.shipped()[minor].read_text()))
     file_options = {"filename", "file"}
     seen: set[str] = set()
     for info in c.estimators.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,10 @@ def run(args: argparse.Namespace) -> int:
         from reconciler.spec.catalog import load_catalog
 
         diagnostics = tuple(sorted((*diagnostics, *data_diagnostics(result.desired, repo.absolute(), load_catalog()))))
+    from reconciler.spec.catalog import load_catalog
+
+    if load_catalog().note:
+        print(f"note: {load_catalog().note}", file=sys.stderr)
     text = render(diagnostics, result.desired.specs.count(), len(result.files), args.format)
     if args.format == "github":
         from reconciler.github import actions as gha

@@ -2,29 +2,23 @@
 
 Importing scikit-learn costs more than a second; validating specs must not. The catalog
 (estimator allowlist with parameter constraints, scorer names, bundled datasets) is generated
-from scikit-learn once and shipped as JSON. When the installed scikit-learn differs from the
-version the shipped file was built from, a catalog for the installed version is built once and
-cached, so the allowlist always describes the library that will actually train.
+by tools/build_catalog.py, once per supported scikit-learn minor version, and shipped as JSON:
+nothing here reads scikit-learn's private parameter-validation module at run time.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import inspect
 import json
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from reconciler.atomic import write_json
-
-SHIPPED = Path(__file__).with_name("sklearn_catalog.json")
+# One catalog per scikit-learn minor version, built by tools/build_catalog.py.
+CATALOGS = Path(__file__).with_name("catalogs")
 CATALOG_FORMAT = 2  # 2: datasets know their number of classes
 
-# Bundled datasets that ship inside the scikit-learn wheel (no download at run time).
-BUNDLED_LOADERS = ("load_iris", "load_wine", "load_breast_cancer", "load_diabetes", "load_digits")
 PIPELINE = "sklearn.pipeline.Pipeline"
 
 
@@ -101,6 +95,7 @@ class Catalog:
     estimators: dict[str, EstimatorInfo]
     scorers: tuple[str, ...]
     datasets: dict[str, DatasetInfo]
+    note: str = ""  # set when the installed scikit-learn is not the one the catalog describes
 
 
 def installed_sklearn_version() -> str | None:
@@ -110,25 +105,53 @@ def installed_sklearn_version() -> str | None:
         return None
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "reconciler"
+def _minor(version: str) -> tuple[int, int] | None:
+    parts = version.split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def shipped() -> dict[tuple[int, int], Path]:
+    """The catalog file for each scikit-learn minor version this reconciler ships one for."""
+    out = {}
+    for path in CATALOGS.glob("sklearn-*.json"):
+        minor = _minor(path.stem.removeprefix("sklearn-"))
+        if minor is not None:
+            out[minor] = path
+    return dict(sorted(out.items()))
+
+
+def catalog_for(version: str | None) -> Path:
+    """The installed minor version's catalog; for one this reconciler does not know, the nearest
+    older one (else the oldest): training then reports any parameter that version lacks."""
+    files = shipped()
+    minor = _minor(version) if version else None
+    if minor is None:
+        return files[max(files)]
+    if minor in files:
+        return files[minor]
+    older = [m for m in files if m <= minor]
+    return files[max(older)] if older else files[min(files)]
 
 
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
-    raw = json.loads(SHIPPED.read_text(encoding="utf-8"))
     version = installed_sklearn_version()
-    if version is None or raw.get("sklearn_version") == version:
-        return _from_json(raw)
-    cached = _cache_dir() / f"sklearn-catalog-{CATALOG_FORMAT}-{version}.json"
-    try:
-        return _from_json(json.loads(cached.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError):
-        pass
-    raw = build_catalog()
-    write_json(cached, raw, indent=1, sort_keys=True)  # a read-only home only costs the rebuild next time
-    return _from_json(raw)
+    catalog = _from_json(json.loads(catalog_for(version).read_text(encoding="utf-8")))
+    built_for = _minor(catalog.sklearn_version)
+    if version is not None and _minor(version) != built_for:
+        return replace(catalog, note=_mismatch(version, catalog.sklearn_version))
+    return catalog
+
+
+def _mismatch(installed: str, used: str) -> str:
+    known = ", ".join(f"{a}.{b}" for a, b in shipped())
+    return (
+        f"scikit-learn {installed} is installed; specs are checked against the catalog of scikit-learn {used} "
+        f"(this reconciler ships catalogs for {known}): a parameter that version lacks fails at training"
+    )
 
 
 def _from_json(raw: dict[str, Any]) -> Catalog:
@@ -167,191 +190,3 @@ def _constraint_from_json(c: dict[str, Any]) -> Constraint:
         closed=c.get("closed", "both"),
         values=tuple(c.get("values", ())),
     )
-
-
-# --- building (imports scikit-learn; only for regeneration) -------------------------------
-
-
-def build_catalog() -> dict[str, Any]:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # deprecated estimators still train
-        return _build_catalog()
-
-
-def _build_catalog() -> dict[str, Any]:
-    import sklearn
-    import sklearn.datasets
-    import sklearn.metrics
-    from sklearn.utils import all_estimators
-
-    kinds: dict[type, str] = {}
-    for kind in ("classifier", "regressor", "transformer", "cluster"):
-        for _, cls in all_estimators(type_filter=kind):
-            kinds.setdefault(cls, kind)
-    estimators: dict[str, Any] = {}
-    for name, cls in all_estimators():
-        path = _public_path(name, cls)
-        if path is None or _has_required_params(cls):
-            continue
-        estimators[path] = _estimator_json(cls, kinds.get(cls, "other"))
-    from sklearn.pipeline import Pipeline
-
-    estimators[PIPELINE] = {"kind": "pipeline", "params": ["memory", "verbose"], "constraints": {}}
-
-    datasets: dict[str, Any] = {}
-    for loader in BUNDLED_LOADERS:
-        bunch = getattr(sklearn.datasets, loader)()
-        target = bunch.target
-        task = "regression" if target.dtype.kind == "f" else "classification"
-        datasets[loader] = {
-            "columns": [str(c) for c in bunch.feature_names] + ["target"],
-            "rows": int(bunch.data.shape[0]),
-            "task": task,
-            "classes": len(set(target.tolist())) if task == "classification" else 0,
-        }
-    del Pipeline
-    return {
-        "format": CATALOG_FORMAT,
-        "sklearn_version": sklearn.__version__,
-        "estimators": dict(sorted(estimators.items())),
-        "scorers": sorted(sklearn.metrics.get_scorer_names()),
-        "datasets": datasets,
-    }
-
-
-def _public_path(name: str, cls: type) -> str | None:
-    import importlib
-
-    parts = cls.__module__.split(".")
-    public = [p for p in parts if not p.startswith("_")]
-    for depth in range(len(public), 1, -1):
-        module_name = ".".join(public[:depth])
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        if getattr(module, name, None) is cls:
-            return f"{module_name}.{name}"
-    return None
-
-
-def _has_required_params(cls: type) -> bool:
-    # Estimators that need another estimator (or a list of them) as a constructor argument
-    # cannot be built from data alone; they are left out of the allowlist for now.
-    sig = inspect.signature(cls)
-    return any(
-        p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"
-        for p in sig.parameters.values()
-    )
-
-
-def _estimator_json(cls: type, kind: str) -> dict[str, Any]:
-    from sklearn.utils._param_validation import make_constraint
-
-    params = sorted(cls().get_params(deep=False))
-    raw_constraints: dict[str, Any] = getattr(cls, "_parameter_constraints", {})
-    constraints: dict[str, Any] = {}
-    for param, cons in raw_constraints.items():
-        if param not in params or cons == "no_validation":
-            continue
-        converted = []
-        for c in cons:
-            converted.extend(_constraint_json(make_constraint(c)))
-        if converted and not any(c["kind"] == "any" for c in converted):
-            constraints[param] = converted
-    return {"kind": kind, "params": params, "constraints": constraints}
-
-
-def _constraint_json(c: Any) -> list[dict[str, Any]]:
-    import numbers
-
-    from sklearn.utils import _param_validation as pv
-
-    if getattr(c, "hidden", False):
-        return []
-    name = type(c).__name__
-    if isinstance(c, pv.Interval):
-        number = {numbers.Integral: "int", numbers.Real: "real"}.get(c.type, "real_not_int")
-        return [
-            {
-                "kind": "interval",
-                "number": number,
-                "left": _finite(c.left),
-                "right": _finite(c.right),
-                "closed": c.closed,
-                "desc": str(c),
-            }
-        ]
-    if isinstance(c, pv.Options):
-        values = sorted(v for v in c.options if isinstance(v, (str, int, float)) and v != "deprecated")
-        if not values:
-            return []
-        shown = ", ".join(repr(v) for v in values)
-        return [{"kind": "options", "values": values, "desc": f"one of {{{shown}}}"}]
-    if name == "_NoneConstraint":
-        return [{"kind": "null", "desc": "None"}]
-    if name == "_Booleans":
-        return [{"kind": "bool", "desc": "a bool"}]
-    if name == "_RandomStates":
-        return [
-            {
-                "kind": "interval",
-                "number": "int",
-                "left": 0,
-                "right": 4294967295,
-                "closed": "both",
-                "desc": "an int in the range [0, 4294967295]",
-            },
-            {"kind": "null", "desc": "None"},
-        ]
-    if name == "_VerboseHelper":
-        return [
-            {
-                "kind": "interval",
-                "number": "int",
-                "left": 0,
-                "right": None,
-                "closed": "left",
-                "desc": "an int in the range [0, inf)",
-            },
-            {"kind": "bool", "desc": "a bool"},
-        ]
-    if name == "_InstancesOf":
-        simple = {
-            int: "int",
-            numbers.Integral: "int",
-            float: "real",
-            numbers.Real: "real",
-            str: "str",
-            dict: "dict",
-            list: "list",
-            bool: "bool",
-        }
-        if c.type in simple:
-            kind = simple[c.type]
-            word = {"int": "an int", "real": "a float"}.get(kind, f"a {kind}")
-            return [{"kind": kind, "desc": word}]
-    return [{"kind": "any", "desc": str(c)}]
-
-
-def _finite(x: Any) -> float | None:
-    if x is None:
-        return None
-    value = float(x)
-    if value in (float("inf"), float("-inf")):
-        return None
-    return int(value) if value.is_integer() and isinstance(x, int) else value
-
-
-def main() -> int:
-    """Regenerate the shipped catalog: `python -m reconciler.spec.catalog`."""
-    raw = build_catalog()
-    SHIPPED.write_text(json.dumps(raw, indent=0, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {SHIPPED} ({len(raw['estimators'])} estimators, sklearn {raw['sklearn_version']})")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
