@@ -15,9 +15,15 @@ from reconciler.diagnostics import ReconcilerError
 from reconciler.monitor.drift import DriftResult, Thresholds, compare
 from reconciler.monitor.quality import QualityCheck, live_quality
 from reconciler.redact import redact, redact_url
-from reconciler.sources.files import DATA_SUFFIXES, DataFileError, check_data_file, check_repo_path, max_data_bytes
+from reconciler.sources import SOURCE_TYPES
+from reconciler.sources.files import DataFileError, check_data_file, check_repo_path, max_data_bytes
+from reconciler.sources.repo_file import RepoFile
 from reconciler.spec.kinds import Monitoring
 from reconciler.state.mlflow_store import MlflowStore
+
+# Batches are read as the dataset sources that are files are: a file format added as a source
+# type is a batch format too.
+FILE_TYPES: tuple[RepoFile[Any], ...] = tuple(t for t in SOURCE_TYPES if isinstance(t, RepoFile))
 
 
 class MonitorError(ReconcilerError):
@@ -99,22 +105,22 @@ def batch_location(target: Target, repo: Path, data: str | None) -> str | None:
         if not value:
             raise MonitorError(f"the batch source is ${source.uri_env}, which is not set")  # (never its value)
         return value
-    rel = source.csv or source.parquet or ""
-    problem = check_repo_path(rel, repo, DATA_SUFFIXES["csv" if source.csv else "parquet"])
+    kind = next(t for t in FILE_TYPES if getattr(source, t.key, None))
+    rel = str(getattr(source, kind.key))
+    problem = check_repo_path(rel, repo, kind.suffixes)
     if problem is not None:
         raise MonitorError(f"{target.spec_file}: monitoring.batch: {problem}")
     return str(repo / rel)
 
 
 def read_batch(location: str) -> Any:
-    import pandas as pd
-
     shown = redact_url(location)  # a presigned URL's query is a credential
     remote = location.startswith(("http://", "https://"))
     path = location.removeprefix("file://")
     lowered = path.lower().split("?", 1)[0].split("#", 1)[0]
-    if not lowered.endswith((".parquet", ".pq", ".csv")):
-        raise MonitorError(f"the batch {shown} should be a .csv or .parquet file")
+    kind = next((t for t in FILE_TYPES if lowered.endswith(t.suffixes)), None)
+    if kind is None:
+        raise MonitorError(f"the batch {shown} should be a {' or '.join('.' + t.key for t in FILE_TYPES)} file")
     source: Any = path
     if remote:
         source = io.BytesIO(fetch(location, shown))
@@ -124,7 +130,7 @@ def read_batch(location: str) -> Any:
         except DataFileError as exc:
             raise MonitorError(str(exc)) from exc
     try:
-        return pd.read_parquet(source) if lowered.endswith((".parquet", ".pq")) else pd.read_csv(source)
+        return kind.read(source)
     except Exception as exc:  # pandas raises many types for a malformed file
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MonitorError(f"cannot read the batch {shown}: {redact(first)}") from exc

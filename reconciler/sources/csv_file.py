@@ -28,7 +28,7 @@ class Csv(RepoFile[CsvSource]):
             return Known()
         return Known(columns=csv_header(repo / source.csv))
 
-    def read(self, path: Path) -> Any:
+    def read(self, source: Any) -> Any:
         import pandas as pd
 
-        return pd.read_csv(path)
+        return pd.read_csv(source)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -21,7 +20,7 @@ class Parquet(RepoFile[ParquetSource]):
     spec = ParquetSource
     suffixes = DATA_SUFFIXES["parquet"]
 
-    def read(self, path: Path) -> Any:
+    def read(self, source: Any) -> Any:
         import pandas as pd
 
-        return pd.read_parquet(path)
+        return pd.read_parquet(source)

@@ -1,4 +1,5 @@
-"""A data file committed to the repository, read whole: the shared part of `csv` and `parquet`."""
+"""A data file committed to the repository, read whole: the shared part of `csv` and `parquet`.
+Monitoring batches (a path or a URL) are read by the same types, chosen by file suffix."""
 
 from __future__ import annotations
 
@@ -38,5 +39,6 @@ class RepoFile(SourceType[S]):
             raise DataFileError(f"{rel} has {frame.shape[1]:,} columns; the limit is {MAX_COLUMNS:,}")
         return frame
 
-    def read(self, path: Path) -> Any:
+    def read(self, source: Any) -> Any:
+        """A DataFrame from a path or a file object in this format (monitoring batches too)."""
         raise NotImplementedError
