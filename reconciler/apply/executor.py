@@ -20,11 +20,12 @@ from reconciler.apply.cache import RegistryCache
 from reconciler.apply.evaluate_step import run_evaluate
 from reconciler.apply.fit import Fitted, Progress
 from reconciler.apply.outcome import Listener, Outcome, Report, Status, StepResult
-from reconciler.apply.run import MoveCheck, Run
+from reconciler.apply.run import Run
 from reconciler.apply.train_step import run_train
 from reconciler.desired.model import Target
 from reconciler.diagnostics import ReconcilerError
 from reconciler.plan.model import Action, Kind, Plan
+from reconciler.policy.police import MoveCheck
 from reconciler.spec.catalog import Catalog
 from reconciler.state.actual import ActualState
 from reconciler.state.mlflow_store import LeaseLost, MlflowStore, RegistryUnavailable

@@ -4,7 +4,7 @@ estimators and splits already in memory."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -13,7 +13,7 @@ from reconciler.apply.cache import RegistryCache
 from reconciler.apply.fit import Fitted
 from reconciler.data.frames import Split
 from reconciler.desired.model import Target
-from reconciler.plan.model import Action
+from reconciler.policy.police import MoveCheck
 from reconciler.spec.catalog import Catalog
 from reconciler.state.actual import LedgerEntry, VersionState
 from reconciler.state.mlflow_store import MlflowStore
@@ -23,9 +23,6 @@ from reconciler.vcs.git import Provenance
 # from the registry. Bounded: a plan with many large models must not hold them all in memory.
 FITTED_KEPT = 8
 SPLITS_KEPT = 4
-
-# Policies judged right before an alias moves: the errors that stop it.
-MoveCheck = Callable[[Action, VersionState, VersionState | None], list[str]]
 
 
 def keep(cache: OrderedDict[Any, Any], key: Any, value: Any, limit: int) -> None:

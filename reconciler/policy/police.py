@@ -75,7 +75,8 @@ def police(
     return replace(plan.blocking(blocked), notes=tuple(notes))
 
 
-MoveCheck = Callable[[Action, "VersionState | None", "VersionState | None"], list[str]]
+# Policies judged right before an alias moves (action, candidate, current): the errors that stop it.
+MoveCheck = Callable[[Action, VersionState, VersionState | None], list[str]]
 
 
 def move_check(desired: Desired, changes: Mapping[tuple[str, str], Mapping[str, Any]] | None) -> MoveCheck | None:
@@ -84,7 +85,7 @@ def move_check(desired: Desired, changes: Mapping[tuple[str, str], Mapping[str, 
     if not policies:
         return None
 
-    def judge(action: Action, candidate: VersionState | None, current: VersionState | None) -> list[str]:
+    def judge(action: Action, candidate: VersionState, current: VersionState | None) -> list[str]:
         key = (action.environment, action.model)
         context = policy_context(desired, key, action, candidate, current, changes)
         return [v.describe() for v in check(policies, key[0], key[1], context, stage="plan") if v.severity == "error"]
