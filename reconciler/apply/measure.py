@@ -4,14 +4,13 @@ costs recorded on every version: predict time per row and serialized size."""
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.data.frames import Split
 from reconciler.rules.base import Measure
 from reconciler.rules.metric import on_test_split
-from reconciler.rules.scoring import WARMUP, model_size_kb
+from reconciler.rules.scoring import model_size_kb, p95, predict_seconds
 
 
 def measure(wanted: Iterable[str], definitions: Mapping[str, Measure], estimator: Any, data: Split) -> dict[str, float]:
@@ -26,16 +25,8 @@ def measure(wanted: Iterable[str], definitions: Mapping[str, Measure], estimator
 
 def predict_cost_us_per_row(estimator: Any, x: Any, batch: int, repeats: int) -> tuple[float, float]:
     """p50 and p95 of predict() time per row, in microseconds, on `batch` rows of `x`."""
-    rows = x.sample(n=batch, replace=len(x) < batch, random_state=0)
-    for _ in range(WARMUP):
-        estimator.predict(rows)
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        estimator.predict(rows)
-        timings.append((time.perf_counter() - start) * 1e6 / batch)
-    cuts = statistics.quantiles(timings, n=20, method="inclusive")
-    return round(statistics.median(timings), 4), round(cuts[18], 4)
+    timings = [s * 1e6 / batch for s in predict_seconds(estimator, x, batch, repeats)]
+    return round(statistics.median(timings), 4), round(p95(timings), 4)
 
 
 def serialized(estimator: Any) -> tuple[float, tuple[str, ...] | None]:

@@ -7,11 +7,11 @@ validation, measurement, evaluation, plans and policies all read it from here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Union
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Discriminator, Tag
+from pydantic import BaseModel
 
-from reconciler.fields import Spec
+from reconciler.fields import Spec, tagged_union
 from reconciler.rules.base import RuleType
 from reconciler.rules.baseline import Baseline
 from reconciler.rules.cost import Cost
@@ -46,11 +46,9 @@ def _subject(value: Any) -> str | None:
 if TYPE_CHECKING:
     GateRule = Spec
 else:
-    GateRule = Annotated[
-        Union[tuple(Annotated[t.spec, Tag(t.subject)] for t in RULE_TYPES)],  # noqa: UP007
-        Discriminator(
-            _subject,
-            custom_error_type="rule_kind",
-            custom_error_message=f"a rule needs one of: {', '.join(t.subject for t in RULE_TYPES)}",
-        ),
-    ]
+    GateRule = tagged_union(
+        [(t.subject, t.spec) for t in RULE_TYPES],
+        _subject,
+        "rule_kind",
+        f"a rule needs one of: {', '.join(t.subject for t in RULE_TYPES)}",
+    )

@@ -26,8 +26,8 @@ def dummy_score(estimator: Any, metric: str, x_train: Any, y_train: Any, x_test:
     return score(dummy, [metric], x_test, y_test)[metric]
 
 
-def latency_p95_ms(estimator: Any, x: Any, batch: int, repeats: int) -> float:
-    """p95 wall time of predict() on `batch` rows, after a warm-up, over `repeats` calls."""
+def predict_seconds(estimator: Any, x: Any, batch: int, repeats: int) -> list[float]:
+    """Wall time of each of `repeats` predict() calls on `batch` rows of `x`, after a warm-up."""
     rows = x.sample(n=batch, replace=len(x) < batch, random_state=0)
     for _ in range(WARMUP):
         estimator.predict(rows)
@@ -35,8 +35,17 @@ def latency_p95_ms(estimator: Any, x: Any, batch: int, repeats: int) -> float:
     for _ in range(repeats):
         start = time.perf_counter()
         estimator.predict(rows)
-        timings.append((time.perf_counter() - start) * 1000)
-    return float(statistics.quantiles(timings, n=20, method="inclusive")[18])
+        timings.append(time.perf_counter() - start)
+    return timings
+
+
+def p95(values: list[float]) -> float:
+    return float(statistics.quantiles(values, n=20, method="inclusive")[18])
+
+
+def latency_p95_ms(estimator: Any, x: Any, batch: int, repeats: int) -> float:
+    """p95 wall time of predict() on `batch` rows, after a warm-up, over `repeats` calls."""
+    return p95([s * 1000 for s in predict_seconds(estimator, x, batch, repeats)])
 
 
 def model_size_kb(estimator: Any) -> float:

@@ -8,11 +8,11 @@ read it from here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Union
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Discriminator, Tag
+from pydantic import BaseModel
 
-from reconciler.fields import Spec
+from reconciler.fields import Spec, tagged_union
 from reconciler.sources.base import SourceType
 from reconciler.sources.csv_file import Csv
 from reconciler.sources.parquet_file import Parquet
@@ -41,11 +41,9 @@ def _key(value: Any) -> str | None:
 if TYPE_CHECKING:
     Source = Spec
 else:
-    Source = Annotated[
-        Union[tuple(Annotated[t.spec, Tag(t.key)] for t in SOURCE_TYPES)],  # noqa: UP007
-        Discriminator(
-            _key,
-            custom_error_type="source_kind",
-            custom_error_message=f"source needs exactly one of: {', '.join(t.key for t in SOURCE_TYPES)}",
-        ),
-    ]
+    Source = tagged_union(
+        [(t.key, t.spec) for t in SOURCE_TYPES],
+        _key,
+        "source_kind",
+        f"source needs exactly one of: {', '.join(t.key for t in SOURCE_TYPES)}",
+    )
