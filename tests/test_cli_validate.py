@@ -149,3 +149,21 @@ def test_a_scorer_that_cannot_score_the_target_is_refused(
     csv_dataset(example_repo, "")
     code, out, _ = run(["validate", str(example_repo)], capsys)
     assert code == 1 and "dataset 'iris' has 3 classes" in out
+
+
+def test_inputs_lists_spec_directories_and_data_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text("x,y\n1,0\n2,1\n")
+    (tmp_path / "specs" / "d.yaml").write_text(
+        "kind: Dataset\nname: a\nsource: {csv: data/a.csv}\ntarget: y\n---\n"
+        "kind: Dataset\nname: b\nsource: {csv: data/missing.csv}\ntarget: y\n"
+    )
+    assert main(["inputs", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "specs",
+        "environments",
+        "policies",
+        "data/a.csv",
+        "data/missing.csv",
+    ], "a dataset with errors still names its file"

@@ -98,13 +98,16 @@ def load_desired(repo: Path, vcs_root: Path | None = None) -> Desired:
         targets[key] = Target(item, entry, root, spec_file, hashes[hkey])
     for hasher in hashers.values():
         hasher.save()
-    inputs = SPEC_DIRS + tuple(sorted(_data_files(state)))
+    inputs = watched_paths(state)
     return Desired(state, targets, provenance(vcs_root, inputs if repo == vcs_root else None))
 
 
-def _data_files(state: DesiredState) -> set[str]:
-    """The repository files datasets read: their uncommitted edits change what trains."""
-    return {path for d in state.specs.datasets.values() for path in source_type(d.source).files(d.source)}
+def watched_paths(state: DesiredState) -> tuple[str, ...]:
+    """What the reconciler reads from the repository: the spec directories and the files
+    datasets read. An uncommitted edit to one makes a run `dirty`; a pull request that touches
+    none has nothing to plan."""
+    files = {path for d in state.specs.datasets.values() for path in source_type(d.source).files(d.source)}
+    return SPEC_DIRS + tuple(sorted(files))
 
 
 def load_desired_at(repo: Path, revision: str) -> Desired:

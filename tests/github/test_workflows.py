@@ -192,6 +192,27 @@ def comment_bodies(result: JobResult) -> list[str]:
     return [c["body"] for c in result.gh_calls if c["body"] is not None]
 
 
+def test_a_pull_request_that_touches_no_spec_or_data_passes_without_planning(world: World) -> None:
+    """No path filter (a required check must always report): the job runs, finds nothing the
+    reconciler reads in the change, and passes without validating, planning or commenting."""
+    base = world.sha()
+    world.repo.git.git.checkout("-b", "docs")
+    world.repo.write("docs/notes.md", "# notes\n")
+    world.repo.commit("docs")
+    pr = world.pull_request(base, registry=False)
+    assert pr.success, [(s.name, s.stderr[-800:]) for s in pr.steps]
+    assert pr.step("Changes to specs or data").outputs == {"relevant": "false"}
+    assert not pr.step("Plan").ran and not pr.step("Validate").ran
+    assert not pr.step("Fail when merging would be blocked").ran
+    assert pr.gh_calls == [] and "No spec or data changes: nothing to plan" in pr.summary
+    world.repo.write(
+        "specs/datasets/extra.yaml", "kind: Dataset\nname: extra\nsource: {sklearn: load_wine}\ntarget: target\n"
+    )
+    world.repo.commit("a dataset")
+    pr = world.pull_request(base, registry=False)
+    assert pr.step("Changes to specs or data").outputs == {"relevant": "true"} and pr.step("Plan").ran
+
+
 def test_pull_request_plan_from_git_alone_is_one_sticky_comment(world: World) -> None:
     base = world.sha()
     world.repo.git.git.checkout("-b", "tune-iris")
