@@ -291,7 +291,8 @@ def run_job(
     tolerated: set[str] = set()
     for index, step in enumerate(job_spec["steps"]):
         name = substitute(str(step.get("name") or step.get("uses") or f"step {index}"), context)
-        if "uses" in step or name == "Install":
+        local = str(step.get("uses", "")).startswith("./")
+        if ("uses" in step and not local) or name == "Install":
             results.append(StepResult(name, False, "skipped"))
             continue
         if not condition(step.get("if"), context, failed):
@@ -299,30 +300,19 @@ def run_job(
             if step.get("id"):
                 context["steps"][step["id"]] = {"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}
             continue
-        output_file = scratch / f"output-{index}"
-        summary_file = scratch / f"summary-{index}"
-        output_file.write_text("")
-        summary_file.write_text("")
         env = dict(base_env)
         env.update({k: substitute(str(v), context) for k, v in (step.get("env") or {}).items()})
-        env["GITHUB_OUTPUT"] = str(output_file)
-        env["GITHUB_STEP_SUMMARY"] = str(summary_file)
-        script = substitute(textwrap.dedent(step["run"]), context)
-        proc = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-            cwd=workdir,
-            env=env,
-            # One stream, as the runner's log is: whether a line is read as a workflow
-            # command depends on what was written before it on either stream.
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            check=False,
-        )
-        outputs = parse_outputs(output_file.read_text())
-        outcome = "success" if proc.returncode == 0 else "failure"
-        summary_parts.append(summary_file.read_text())
-        results.append(StepResult(name, True, outcome, proc.stdout, proc.stderr, outputs))
+        if local:
+            log, outputs, ok = _run_action(step, context, env, workdir, scratch / f"action-{index}", summary_parts)
+        else:
+            proc = _run_script(step["run"], context, env, workdir, scratch / f"step-{index}", summary_parts)
+            log, outputs, ok = (
+                proc.stdout,
+                parse_outputs((scratch / f"step-{index}" / "output").read_text()),
+                (proc.returncode == 0),
+            )
+        outcome = "success" if ok else "failure"
+        results.append(StepResult(name, True, outcome, log, "", outputs))
         if step.get("id"):
             context["steps"][step["id"]] = {"outputs": outputs, "outcome": outcome, "conclusion": outcome}
         if outcome == "failure":
@@ -337,3 +327,72 @@ def run_job(
     result = JobResult(results, "".join(summary_parts), calls, comments)
     result.tolerated = tolerated
     return result
+
+
+ACTION = WORKFLOWS.parents[1] / "action.yml"
+
+
+def _run_script(
+    script: str, context: dict[str, Any], env: dict[str, str], workdir: Path, scratch: Path, summary: list[str]
+) -> subprocess.CompletedProcess[str]:
+    scratch.mkdir(parents=True, exist_ok=True)
+    (scratch / "output").write_text("")
+    (scratch / "summary").write_text("")
+    env = {**env, "GITHUB_OUTPUT": str(scratch / "output"), "GITHUB_STEP_SUMMARY": str(scratch / "summary")}
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", substitute(textwrap.dedent(script), context)],
+        cwd=workdir,
+        env=env,
+        # One stream, as the runner's log is: whether a line is read as a workflow
+        # command depends on what was written before it on either stream.
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    summary.append((scratch / "summary").read_text())
+    return proc
+
+
+def _run_action(
+    step: dict[str, Any],
+    context: dict[str, Any],
+    env: dict[str, str],
+    workdir: Path,
+    scratch: Path,
+    summary: list[str],
+) -> tuple[str, dict[str, str], bool]:
+    """A local composite action (`uses: ./` or `./.reconciler-tool`): this repository's
+    action.yml, its `run` steps run in turn as the runner would (inputs from `with:` over the
+    defaults, outputs mapped from its steps); `uses:` steps inside it and its Install step are
+    skipped like the workflow's own."""
+    action = YAML(typ="safe").load(ACTION.read_text())
+    given = {k: substitute(str(v), context) for k, v in (step.get("with") or {}).items()}
+    unknown = set(given) - set(action["inputs"])
+    assert not unknown, f"unknown inputs to the action: {sorted(unknown)}"
+    inputs = {k: given.get(k, str(spec.get("default", ""))) for k, spec in action["inputs"].items()}
+    missing = [k for k, spec in action["inputs"].items() if spec.get("required") and not inputs[k]]
+    assert not missing, f"required inputs missing: {missing}"
+    inner: dict[str, Any] = {**context, "inputs": inputs, "steps": {}}
+    inner["github"] = {**context["github"], "action_path": str(ACTION.parent)}
+    log = ""
+    for index, sub in enumerate(action["runs"]["steps"]):
+        if "uses" in sub or sub.get("name") == "Install":
+            continue
+        sub_env = {**env, **{k: substitute(str(v), inner) for k, v in (sub.get("env") or {}).items()}}
+        proc = _run_script(sub["run"], inner, sub_env, workdir, scratch / str(index), summary)
+        log += proc.stdout
+        outputs = parse_outputs((scratch / str(index) / "output").read_text())
+        if sub.get("id"):
+            inner["steps"][sub["id"]] = {"outputs": outputs}
+        if proc.returncode != 0:
+            break
+    else:
+        return log, _action_outputs(action, inner), True
+    return log, _action_outputs(action, inner), False
+
+
+def _action_outputs(action: dict[str, Any], inner: dict[str, Any]) -> dict[str, str]:
+    """What the action's steps set, through its `outputs:` mapping (unset ones are absent)."""
+    mapped = {k: substitute(str(spec["value"]), inner) for k, spec in action.get("outputs", {}).items()}
+    return {k: v for k, v in mapped.items() if v}

@@ -12,11 +12,13 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from markdown_it import MarkdownIt
+from ruamel.yaml import YAML
 
 from reconciler.state import tags
 from tests.e2e.conftest import SMALL_SPECS, Repo, make_repo
@@ -86,15 +88,21 @@ def test_no_expression_inside_a_script_and_no_credentials_left_behind() -> None:
                 assert "${{" not in step.get("run", ""), (path.name, name, step.get("name"))
                 if str(step.get("uses", "")).startswith("actions/checkout"):
                     assert (step.get("with") or {}).get("persist-credentials") is False, (path.name, name)
+    action = YAML(typ="safe").load((WORKFLOWS.parents[1] / "action.yml").read_text())
+    for step in action["runs"]["steps"]:
+        assert "${{" not in step.get("run", ""), ("action.yml", step.get("name"))
 
 
 def test_the_preview_runs_the_base_branchs_reconciler_not_the_pull_requests() -> None:
     steps = load("plan.yml")["jobs"]["plan"]["steps"]
     tool = next(s for s in steps if (s.get("with") or {}).get("ref") == "${{ github.event.pull_request.base.sha }}")
-    install = next(s for s in steps if s.get("name") == "Install")
-    assert install["run"].strip() == f"pip install ./{tool['with']['path']}"
+    # The action and the package both come from the base branch's checkout: `uses: ./` would run
+    # the pull request's own action.yml with the job's secrets.
+    local = [s for s in steps if str(s.get("uses", "")).startswith("./")]
+    assert local and all(s["uses"] == f"./{tool['with']['path']}" for s in local)
+    assert all(s["with"]["package"] == f"./{tool['with']['path']}" for s in local)
     runs = [s["run"] for s in steps if "run" in s]
-    assert not any(re.search(r"pip install (-e )?\.(\s|$)", r) for r in runs), "the pull request's own package"
+    assert not any(re.search(r"pip install", r) for r in runs), "the pull request's own package"
     assert all(s.get("name") for s in steps if s.get("uses") == "actions/checkout@v4")
 
 
@@ -194,7 +202,8 @@ def comment_bodies(result: JobResult) -> list[str]:
 
 def test_a_pull_request_that_touches_no_spec_or_data_passes_without_planning(world: World) -> None:
     """No path filter (a required check must always report): the job runs, finds nothing the
-    reconciler reads in the change, and passes without validating, planning or commenting."""
+    reconciler reads in the change, and passes without planning or commenting (validate, which
+    installs the tool through the action, runs on specs the change did not touch)."""
     base = world.sha()
     world.repo.git.git.checkout("-b", "docs")
     world.repo.write("docs/notes.md", "# notes\n")
@@ -202,7 +211,7 @@ def test_a_pull_request_that_touches_no_spec_or_data_passes_without_planning(wor
     pr = world.pull_request(base, registry=False)
     assert pr.success, [(s.name, s.stderr[-800:]) for s in pr.steps]
     assert pr.step("Changes to specs or data").outputs == {"relevant": "false"}
-    assert not pr.step("Plan").ran and not pr.step("Validate").ran
+    assert not pr.step("Plan").ran and pr.step("Validate").outcome == "success"
     assert not pr.step("Fail when merging would be blocked").ran
     assert pr.gh_calls == [] and "No spec or data changes: nothing to plan" in pr.summary
     world.repo.write(
@@ -441,3 +450,23 @@ def test_a_comment_with_the_marker_by_someone_else_is_never_edited(world: World)
     second = world.pull_request(base, registry=False)
     assert list(second.comments) == ["1", "2"] and second.comments["1"] == forged
     assert "1.0 -> 0.6" in second.comments["2"], "the bot's own comment is updated in place"
+
+
+def test_the_action_passes_args_as_words_and_can_record_failure_instead(tmp_path: Path) -> None:
+    """`args` is split into words, never expanded by the shell (a glob, a `$VAR`, a `;` stay
+    text), and `fail-on-error: false` turns the exit code into an output."""
+    from tests.github.harness import _run_action
+
+    (tmp_path / "specs").mkdir()
+    context: dict[str, Any] = {"github": {}, "runner": {"temp": str(tmp_path)}, "steps": {}}
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "PATH": path, "RUNNER_TEMP": str(tmp_path), "GITHUB_ACTIONS": "true"}
+    step = {"uses": "./", "with": {"command": "inputs", "args": "$HOME;touch pwned *", "fail-on-error": "false"}}
+    log, outputs, ok = _run_action(step, context, env, tmp_path, tmp_path / "scratch", [])
+    assert ok and outputs == {"exit-code": "2"}
+    assert "unrecognized arguments: pwned *" in log and not (tmp_path / "pwned").exists()
+    step["with"] = {"command": "inputs"}
+    log, outputs, ok = _run_action(step, context, env, tmp_path, tmp_path / "scratch2", [])
+    assert ok and outputs == {"exit-code": "0"} and log.split() == ["specs", "environments", "policies"]
+    step["with"] = {"command": "inputs", "args": "/nowhere"}
+    assert _run_action(step, context, env, tmp_path, tmp_path / "scratch3", [])[2] is False, "fails by default"
