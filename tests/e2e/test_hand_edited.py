@@ -209,7 +209,8 @@ def test_a_pin_to_a_crafted_tree_is_a_clear_error_and_writes_nothing_outside(rep
     repo.edit(
         "environments/production.yaml",
         "  iris-classifier: {gates: [quality]}",
-        f"  iris-classifier: {{gates: [quality], pin: {sha[:12]}}}",
+        # Quoted: a sha prefix of digits alone (one in ~300) would be read by YAML as a number.
+        f"  iris-classifier: {{gates: [quality], pin: '{sha[:12]}'}}",
     )
     repo.commit("production pinned to a crafted commit")
     before = snapshot(repo.uri)

@@ -205,7 +205,7 @@ def test_pin_keeps_production_on_an_older_spec(repo: Repo) -> None:
     repo.edit(
         "environments/production.yaml",
         "iris-classifier: {gates: [quality]}",
-        f"iris-classifier: {{gates: [quality], pin: {first[:10]}}}",
+        f"iris-classifier: {{gates: [quality], pin: '{first[:10]}'}}",  # quoted: digits alone read as a number
     )
     repo.edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.7")
     repo.commit("staging moves on; production pinned")
