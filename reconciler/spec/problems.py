@@ -154,6 +154,9 @@ def _message(err: Any, *, key: bool = False) -> str:
         and not isinstance(value, (dict, list))
     ):
         msg += f" (got {_describe(value)})"
+    if kind == "string_type" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        # `pin: 0123456` or `name: 1e5`: YAML made a number of it (leading zeros already gone).
+        msg += "; YAML read it as a number: put it in quotes"
     return msg
 
 
