@@ -82,10 +82,19 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_empty_repository_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["validate", str(tmp_path)], capsys)
+def test_empty_spec_directory_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "specs").mkdir()
+    code, out, _ = run(["validate", "--no-git", str(tmp_path)], capsys)
     assert code == 0
     assert out == "0 objects in 0 files: valid\n"
+
+
+def test_a_directory_without_specs_is_not_valid_by_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """It used to say "0 objects in 0 files: valid" from any directory, a subdirectory included."""
+    code, out, err = run(["validate", "--no-git", str(tmp_path)], capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"reconciler: no spec directory (specs/, environments/, policies/) in {tmp_path}: ")
+    assert "reconciler init" in err
 
 
 def test_validate_imports_neither_mlflow_nor_sklearn() -> None:
@@ -159,7 +168,7 @@ def test_inputs_lists_spec_directories_and_data_files(tmp_path: Path, capsys: py
         "kind: Dataset\nname: a\nsource: {csv: data/a.csv}\ntarget: y\n---\n"
         "kind: Dataset\nname: b\nsource: {csv: data/missing.csv}\ntarget: y\n"
     )
-    assert main(["inputs", str(tmp_path)]) == 0
+    assert main(["inputs", "--no-git", str(tmp_path)]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "specs",
         "environments",

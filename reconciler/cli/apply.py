@@ -12,12 +12,21 @@ from typing import Any
 from reconciler.apply.executor import Executor
 from reconciler.apply.lock import RegistryLock
 from reconciler.apply.outcome import Outcome, Report, Status
-from reconciler.cli.common import add_allow_dirty, check_repo, open_session, refuse_dirty
+from reconciler.cli.common import (
+    REPO_HELP,
+    add_allow_dirty,
+    add_workspace,
+    find_workspace_of,
+    open_session,
+    refuse_dirty,
+    workspace,
+)
 from reconciler.desired.load import load_desired
 from reconciler.desired.model import Desired
 from reconciler.diagnostics import ReconcilerError
 from reconciler.github import actions as gha
 from reconciler.plan.model import Action, Kind, Plan
+from reconciler.plan.saved import SavedPlan
 from reconciler.policy.base import LazyChanges
 from reconciler.policy.police import move_check
 from reconciler.render.outcomes import outcome_dict, outcome_text
@@ -35,18 +44,12 @@ def register(sub: Any) -> None:
     p.add_argument(
         "repo",
         nargs="?",
-        default=".",
-        type=Path,
-        help="repository root (default: .), or a plan saved by `reconciler plan --out`",
-    )
-    p.add_argument("--env", action="append", metavar="ENV", help="only this environment (repeatable)")
-    p.add_argument(
-        "--repo",
-        dest="repo_dir",
-        type=Path,
         default=None,
-        help="with a saved plan: the repository it was made from (default: .)",
+        type=Path,
+        help=f"{REPO_HELP}, or a plan saved by `reconciler plan --out` (applied in the repository it records)",
     )
+    add_workspace(p, positional=False)
+    p.add_argument("--env", action="append", metavar="ENV", help="only this environment (repeatable)")
     p.add_argument(
         "--lock-timeout",
         type=float,
@@ -152,10 +155,10 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         args.parser_error("--jobs must be at least 1")
     args.selectors = _selectors(args)
-    saved: Path | None = None
-    if args.repo.is_file():
-        saved, args.repo = args.repo, args.repo_dir or Path(".")
-    repo = check_repo(args)
+    saved: SavedPlan | None = None
+    if args.repo is not None and args.repo.is_file():
+        saved = _read_saved(args)
+    repo = workspace(args)
     desired = load_desired(repo)  # invalid specs stop here, before the registry is even opened
     _check_selected_models(args, desired)
     refuse_dirty(desired, args.allow_dirty)
@@ -172,6 +175,21 @@ def run(args: argparse.Namespace) -> int:
     # Planning happens under the lock too: a plan made while another apply runs is stale.
     with RegistryLock(store, timeout=args.lock_timeout, say=lambda text: print(text, flush=True)):
         return _apply(args, repo, store, saved, desired, prefitted, changes)
+
+
+def _read_saved(args: argparse.Namespace) -> SavedPlan:
+    """A saved plan is applied to the repository it was made in: found at the path it records
+    (or --repo), and refused before anything opens the registry if it is another repository."""
+    from reconciler.plan import saved as saved_plans
+
+    path: Path = args.repo
+    saved = saved_plans.load(path)
+    args.repo, args.saved_path = None, path
+    recorded = Path(saved.origin.root)
+    here = find_workspace_of(args, default=recorded if recorded.is_dir() else None)
+    saved_plans.check_origin(path, saved, saved_plans.origin_of(here))
+    args.repo_option = here.root
+    return saved
 
 
 def _fit_before_locking(
@@ -196,7 +214,7 @@ def _apply(
     args: argparse.Namespace,
     repo: Path,
     store: MlflowStore,
-    saved: Path | None,
+    saved: SavedPlan | None,
     desired: Desired,
     prefitted: dict[Any, Any],
     changes: LazyChanges,
@@ -209,10 +227,10 @@ def _apply(
     if saved is not None:
         from reconciler.plan import saved as saved_plans
 
-        from_file, state, specs = saved_plans.load(saved)
-        saved_plans.check_fresh(saved, state, specs, session.actual, session.desired.entries)
-        saved_plans.check_same_actions(saved, from_file, plan_dict(plan)["actions"], plan)
-        print(f"Applying the saved plan {saved} (plan {plan.id})")
+        path = args.saved_path
+        saved_plans.check_fresh(path, saved.state_serial, saved.specs_serial, session.actual, session.desired.entries)
+        saved_plans.check_same_actions(path, saved.actions, plan_dict(plan)["actions"], plan)
+        print(f"Applying the saved plan {path} (plan {plan.id})")
     if args.selectors:
         plan = plan.only(args.selectors)
     reverts = find_reverts(repo)

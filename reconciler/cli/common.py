@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,43 @@ from reconciler.policy.base import LazyChanges
 from reconciler.policy.police import police
 from reconciler.state.actual import ActualState
 from reconciler.state.mlflow_store import MlflowStore
+from reconciler.vcs.workspace import Workspace, find_workspace
+
+REPO_HELP = "the repository (default: found from the current directory upwards, like git)"
+
+
+def add_workspace(p: Any, *, positional: bool = True) -> None:
+    """Where the specs are: `[REPO]` (kept for scripts that pass it) or `--repo DIR`, and
+    `--no-git`. Either way the root is looked for from there upwards, as git looks for `.git`."""
+    if positional:
+        p.add_argument("repo", nargs="?", default=None, type=Path, help=REPO_HELP)
+    p.add_argument("--repo", dest="repo_option", type=Path, default=None, metavar="DIR", help=REPO_HELP)
+    p.add_argument(
+        "--no-git",
+        action="store_true",
+        help="allow a directory outside any git repository (runs record no commit: provenance 'no-git')",
+    )
 
 
 def add_repo(p: Any) -> None:
-    p.add_argument("repo", nargs="?", default=".", type=Path, help="repository root (default: .)")
+    add_workspace(p)
     p.add_argument("--env", action="append", metavar="ENV", help="only this environment (repeatable)")
+
+
+def workspace(args: Any) -> Path:
+    """The repository root the command works on (absolute)."""
+    return find_workspace_of(args).root
+
+
+def find_workspace_of(args: Any, default: Path | None = None) -> Workspace:
+    """From `[REPO]` or `--repo`, else `default`, else the current directory."""
+    given = [path for path in (getattr(args, "repo", None), args.repo_option) if path is not None]
+    if len(given) == 2 and Path(os.path.abspath(given[0])) != Path(os.path.abspath(given[1])):
+        args.parser_error(f"two repositories given: '{given[0]}' and --repo '{given[1]}'")
+    where = given[0] if given else default or Path.cwd()
+    if not where.is_dir():
+        args.parser_error(f"repository '{where}' is not a directory")
+    return find_workspace(where, no_git=args.no_git)
 
 
 @dataclass
@@ -55,13 +88,6 @@ def open_session(
         desired = check_untrained_data(desired, actual, scope)
     plan = police(make_plan(desired, actual, scope), desired, actual, changes)
     return Session(repo, desired, store, actual, plan, scope, changes)
-
-
-def check_repo(args: Any) -> Path:
-    repo: Path = args.repo
-    if not repo.is_dir():
-        args.parser_error(f"repository '{repo}' is not a directory")
-    return repo.absolute()
 
 
 def add_allow_dirty(p: Any) -> None:

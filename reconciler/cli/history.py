@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
+from reconciler.cli.common import add_workspace, workspace
 from reconciler.diagnostics import ReconcilerError
 from reconciler.render.history import at_date, deployments, history_rows, valid_moment
 from reconciler.render.views import render
@@ -15,7 +15,7 @@ from reconciler.state.mlflow_store import MlflowStore
 def register(sub: Any) -> None:
     p = sub.add_parser("history", help="versions of a model and where each has been deployed")
     p.add_argument("model")
-    p.add_argument("repo", nargs="?", default=".", type=Path)
+    add_workspace(p)
     p.add_argument("--env", help="with --at: the environment to ask about")
     p.add_argument("--at", metavar="DATE", help="what ENV held at this date/time (ISO 8601, UTC)")
     p.set_defaults(run=run, parser_error=p.error)
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         args.parser_error(
             f"--at {args.at!r}: expected an ISO 8601 date or date and time in UTC, e.g. 2026-11-29 or 2026-11-29T14:00"
         )
-    store = MlflowStore.for_repo(Path(args.repo).absolute())
+    store = MlflowStore.for_repo(workspace(args))
     rm = store.read_model(args.model)
     if rm is None or not rm.managed:
         raise ReconcilerError(f"no managed registered model '{args.model}' in {store.location}")

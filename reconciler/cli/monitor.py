@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli.common import check_repo
+from reconciler.cli.common import add_workspace, workspace
 from reconciler.diagnostics import InvalidSpecs, ReconcilerError
 from reconciler.redact import redact
 
@@ -19,7 +19,7 @@ EXIT_OK, EXIT_DRIFTED, EXIT_ERROR = 0, 1, 2
 
 def register(sub: Any) -> None:
     p = sub.add_parser("monitor", help="check a live batch against what an environment's model was trained on")
-    p.add_argument("repo", nargs="?", default=".", type=Path, help="repository root (default: .)")
+    add_workspace(p)
     p.add_argument("--env", help="the environment whose deployed versions to check (default: every environment)")
     p.add_argument("--model", help="only this model (default: every model of ENV with a batch source)")
     p.add_argument("--data", metavar="FILE", help="the batch (CSV or Parquet, path or URL); default: monitoring.batch")
@@ -44,7 +44,7 @@ class Written:
 
 
 def run(args: argparse.Namespace) -> int:
-    repo = check_repo(args)
+    repo = workspace(args)
     try:
         return _run(args, repo)
     except InvalidSpecs as exc:

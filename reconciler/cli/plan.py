@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli.common import add_allow_dirty, add_repo, check_repo, open_session, refuse_dirty
+from reconciler.cli.common import add_allow_dirty, add_repo, find_workspace_of, open_session, refuse_dirty
 from reconciler.diagnostics import ReconcilerError
 from reconciler.github import actions as gha
 from reconciler.plan.model import Kind, Plan
@@ -63,7 +63,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    repo = check_repo(args)
+    where = find_workspace_of(args)
+    repo = where.root
     if args.offline and args.preview:
         args.parser_error("--offline and --preview exclude each other (preview needs the registry)")
     if args.offline and args.out:
@@ -83,9 +84,9 @@ def run(args: argparse.Namespace) -> int:
         )
         reverts = find_reverts(repo, args.base)
         if args.out:
-            from reconciler.plan.saved import save
+            from reconciler.plan.saved import origin_of, save
 
-            save(args.out, plan_dict(plan), actual, entries)
+            save(args.out, plan_dict(plan), actual, entries, origin_of(where))
     hashes = {(e.environment, e.model): e.gates_hash for e in entries}
     context = plan_context(plan, actual=actual, reverts=reverts, base=args.base or "", gates_hashes=hashes)
     markdown = render("plan.md.j2", **context)

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from reconciler.cli.common import add_repo, check_repo, open_session
+from reconciler.cli.common import add_repo, open_session, workspace
 from reconciler.render.status import status_rows
 from reconciler.render.views import render
 
@@ -34,7 +34,7 @@ def _fmt(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    session = open_session(check_repo(args), args.env, check_data=False)
+    session = open_session(workspace(args), args.env, check_data=False)
     if args.check:
         from reconciler.state.invariants import violations
 

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from reconciler.apply.lock import when
+from reconciler.cli.common import add_workspace, workspace
 from reconciler.state.mlflow_store import MlflowStore
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("unlock", help="remove the registry lock (only when its holder is dead)")
-    p.add_argument("repo", nargs="?", default=".", type=Path)
+    add_workspace(p)
     p.set_defaults(run=run, parser_error=p.error)
 
 
 def run(args: argparse.Namespace) -> int:
-    store = MlflowStore.for_repo(Path(args.repo).absolute())
+    store = MlflowStore.for_repo(workspace(args))
     removed = store.release_lock(None)
     if removed is None:
         print(f"no lock held on {store.location}")

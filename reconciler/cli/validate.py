@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
+from reconciler.cli.common import add_workspace, workspace
 from reconciler.render.diagnostics import FORMATS, render
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("validate", help="check every spec file and report all errors at once")
-    p.add_argument("repo", nargs="?", default=".", type=Path, help="repository root (default: .)")
+    add_workspace(p)
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     p.set_defaults(run=run, parser_error=p.error)
 
@@ -20,9 +20,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from reconciler.desired.load import validate_repo
 
-    repo: Path = args.repo
-    if not repo.is_dir():
-        args.parser_error(f"repository '{repo}' is not a directory")
+    repo = workspace(args)
     result = validate_repo(repo)
     diagnostics = result.diagnostics
     if result.ok:
@@ -30,11 +28,12 @@ def run(args: argparse.Namespace) -> int:
         from reconciler.data.checks import data_diagnostics
         from reconciler.spec.catalog import load_catalog
 
-        diagnostics = tuple(sorted((*diagnostics, *data_diagnostics(result.desired, repo.absolute(), load_catalog()))))
+        diagnostics = tuple(sorted((*diagnostics, *data_diagnostics(result.desired, repo, load_catalog()))))
     from reconciler.spec.catalog import load_catalog
 
-    if load_catalog().note:
-        print(f"note: {load_catalog().note}", file=sys.stderr)
+    catalog = load_catalog()
+    if catalog.note:
+        print(f"note: {catalog.note}", file=sys.stderr)
     text = render(diagnostics, result.desired.specs.count(), len(result.files), args.format)
     if args.format == "github":
         from reconciler.github import actions as gha

@@ -53,6 +53,17 @@ def provenance(path: Path, inputs: tuple[str, ...] | None = None) -> Provenance:
     return Provenance(repo.head.commit.hexsha, bool(changed), branch, changed)
 
 
+def first_commit(path: Path) -> str:
+    """The root commit of HEAD's history (the oldest, when histories were merged): what every
+    clone of a repository shares and unrelated repositories do not. "" outside git or before
+    the first commit."""
+    repo = _repo(path)
+    if repo is None or not repo.head.is_valid():
+        return ""
+    roots = repo.git.rev_list("--max-parents=0", "HEAD").split()
+    return roots[-1] if roots else ""
+
+
 NO_BASE = "no-base"  # nothing came before: outside git, or HEAD^ of a repository's first commit
 
 
