@@ -15,7 +15,7 @@ from reconciler.apply.executor import Executor
 from reconciler.cli.common import open_session
 from reconciler.plan.model import Action, Kind, Plan
 from reconciler.spec.catalog import load_catalog
-from tests.e2e.conftest import Repo
+from tests.e2e.conftest import SMALL_SPECS, Repo, make_repo
 from tests.e2e.test_hostile import snapshot
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -103,6 +103,46 @@ def test_a_malformed_saved_plan_is_a_clear_error(repo: Repo, text: str) -> None:
     code, out, err = repo.run_plain("apply", str(saved), "--repo", str(repo.path))
     assert code == 1, out + err
     assert "not a readable saved plan" in err and "Traceback" not in out + err and "internal error" not in err
+    assert snapshot(repo.uri) == before
+
+
+def test_a_saved_plan_applies_in_the_repository_it_was_made_in(
+    repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`apply FILE` from another directory used to read specs from, and create a store in, that
+    directory; the file now says which repository it is for."""
+    saved, _ = two_versions_and_a_saved_plan(repo)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, out, err = repo.run_plain("apply", str(saved))
+    assert code == 0, out + err
+    assert f"Applying the saved plan {saved}" in out
+    assert list(elsewhere.iterdir()) == []
+    assert repo.aliases()[("production", "iris-classifier")] == "3"
+
+
+def test_a_saved_plan_is_refused_in_another_repository(repo: Repo, tmp_path: Path) -> None:
+    saved, _ = two_versions_and_a_saved_plan(repo)
+    other = make_repo(tmp_path / "other", SMALL_SPECS, repo.capsys)  # same specs, another history
+    before = snapshot(repo.uri)
+    code, out, err = other.run_plain("apply", str(saved), "--repo", str(other.path))
+    assert code == 1, out + err
+    assert err.startswith(f"reconciler: {saved}: this plan was made for {repo.path}: the specs in the repository ")
+    assert f"not {other.path}: the specs in the repository whose first commit is" in err
+    assert "nothing was applied" in err and "Traceback" not in out + err
+    assert not (other.path / ".reconciler").exists()
+    assert snapshot(repo.uri) == before
+
+
+def test_a_saved_plan_of_the_previous_format_is_refused(repo: Repo) -> None:
+    saved, doc = two_versions_and_a_saved_plan(repo)
+    doc["saved_plan"] = 2
+    del doc["repository"]
+    saved.write_text(json.dumps(doc))
+    before = snapshot(repo.uri)
+    code, _, err = repo.run_plain("apply", str(saved))
+    assert code == 1 and "not a readable saved plan" in err and "not a saved plan of this format" in err
     assert snapshot(repo.uri) == before
 
 
