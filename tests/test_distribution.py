@@ -1,6 +1,7 @@
 """The distribution builds (sdist and wheel) under its own name, and the wheel alone, installed
-into a fresh venv, runs `reconciler validate` on the examples: package data (catalogs,
-templates) ships, and nothing depends on this checkout."""
+into a fresh venv, validates the examples and starts a repository with `reconciler init` that
+applies: package data (catalogs, templates, the scaffold) ships, and nothing depends on this
+checkout."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import reconciler
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_examples, git_commit_all
 
 NAME = "gitops-model-reconciler"
 SKIP = {".git", ".venv", ".reconciler", "build", "dist", ".mypy_cache", ".ruff_cache", ".pytest_cache", "node_modules"}
@@ -52,13 +53,23 @@ def test_sdist_and_wheel_are_named_and_versioned_from_one_place(dist: Path) -> N
     wheel = dist / f"gitops_model_reconciler-{version}-py3-none-any.whl"
     assert wheel.is_file() and (dist / f"gitops_model_reconciler-{version}.tar.gz").is_file()
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"reconciler/spec/catalogs/sklearn-1.9.json", "reconciler/render/templates/plan.md.j2"} <= set(names)
+    assert {
+        "reconciler/spec/catalogs/sklearn-1.9.json",
+        "reconciler/render/templates/plan.md.j2",
+        "reconciler/scaffold/files/gitignore",
+        "reconciler/scaffold/files/workflows/plan.yml",
+        "reconciler/scaffold/files/specs/models/iris-classifier.yaml",
+    } <= set(names)
     assert not any(n.startswith(("tests/", "tools/", "bench/")) for n in names), "only the runtime package ships"
 
 
-def test_the_wheel_alone_validates_the_examples(dist: Path, tmp_path: Path) -> None:
-    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing of this checkout
-    env = tmp_path / "venv"
+CLEAN = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing of this checkout
+
+
+@pytest.fixture(scope="module")
+def installed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv holding the wheel alone; its `bin/` directory."""
+    env = tmp_path_factory.mktemp("venv")
     venv.create(env, with_pip=True)
     python = env / "bin" / "python"
     # The dependencies come from this environment (a path, not its .pth files: the editable
@@ -81,19 +92,33 @@ def test_the_wheel_alone_validates_the_examples(dist: Path, tmp_path: Path) -> N
         capture_output=True,
         text=True,
         check=True,
-        cwd=tmp_path,
-        env=clean,
+        cwd=env,
+        env=CLEAN,
     ).stdout.split()
     assert Path(where[0]).is_relative_to(env) and where[1] == reconciler.__version__
-    repo = tmp_path / "repo"
-    for part in ("specs", "environments", "policies"):
-        shutil.copytree(ROOT / part, repo / part)
-    done = subprocess.run(
-        [str(env / "bin" / "reconciler"), "validate", str(repo)],
-        capture_output=True,
-        text=True,
-        env=clean,
-        cwd=tmp_path,
-    )
+    return env / "bin"
+
+
+def reconciler_cli(bin_dir: Path, cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(bin_dir / "reconciler"), *argv], capture_output=True, text=True, env=CLEAN, cwd=cwd)
+
+
+def test_the_wheel_alone_validates_the_examples(installed: Path, tmp_path: Path) -> None:
+    repo = copy_examples(tmp_path / "repo")
+    done = reconciler_cli(installed, tmp_path, "validate", str(repo))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "valid" in done.stdout and "0 objects" not in done.stdout
+    assert done.stdout == "18 objects in 18 files: valid\n"
+
+
+def test_the_wheel_alone_inits_a_repository_that_applies(installed: Path, tmp_path: Path) -> None:
+    """What a new user does in a fresh directory outside this repository."""
+    done = reconciler_cli(installed, tmp_path, "init", "models")
+    assert done.returncode == 0, done.stdout + done.stderr
+    repo = tmp_path / "models"
+    git_commit_all(repo, "Start from reconciler init")
+    first = reconciler_cli(installed, repo / "environments", "apply")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Apply: 1 trained, 7 actions done, 0 failed." in first.stdout
+    second = reconciler_cli(installed, repo, "apply")
+    assert second.returncode == 0 and "Nothing to do: the registry matches the specs." in second.stdout
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob(".reconciler")) == ["models/.reconciler"]

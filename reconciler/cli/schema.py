@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconciler.spec.schema import schemas
+from reconciler.spec.schema import schema_files, schemas
 
 
 def register(sub: Any) -> None:
@@ -17,14 +17,13 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    docs = schemas()
     if args.out is None:
-        print(json.dumps(docs["spec"], indent=2))
+        print(json.dumps(schemas()["spec"], indent=2))
         return 0
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    for name, doc in docs.items():
-        path = out / f"{name}.schema.json"
-        path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    for name, text in schema_files().items():
+        path = out / name
+        path.write_text(text, encoding="utf-8")
         print(f"wrote {path}")
     return 0

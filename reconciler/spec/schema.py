@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -20,6 +21,11 @@ def schemas() -> dict[str, dict[str, Any]]:
     union = TypeAdapter(Kind).json_schema(by_alias=True)
     out["spec"] = _decorate(union, "spec", "any reconciler spec (chosen by 'kind')")
     return out
+
+
+def schema_files() -> dict[str, str]:
+    """`<kind>.schema.json` file name -> its text, as `reconciler schema --out` writes them."""
+    return {f"{name}.schema.json": json.dumps(doc, indent=2) + "\n" for name, doc in schemas().items()}
 
 
 def _decorate(schema: dict[str, Any], name: str, title: str) -> dict[str, Any]:

@@ -129,7 +129,8 @@ class JobResult:
         return next(s for s in self.steps if s.name == name)
 
 
-def load(workflow: str) -> dict[str, Any]:
+def load(workflow: str | Path) -> dict[str, Any]:
+    """A workflow of this repository by file name, or any workflow file by its path."""
     data = YAML(typ="safe").load((WORKFLOWS / workflow).read_text())
     assert isinstance(data, dict)
     return data
@@ -213,7 +214,7 @@ def parse_outputs(text: str) -> dict[str, str]:
 
 
 def run_job(
-    workflow: str,
+    workflow: str | Path,
     job: str,
     *,
     workdir: Path,
@@ -225,10 +226,12 @@ def run_job(
     gh_state: Path,
     matrix: dict[str, str] | None = None,
     needs: dict[str, Any] | None = None,
+    action_refs: frozenset[str] = frozenset(),
 ) -> JobResult:
     """`gh_state` is the simulated GitHub side (comments); share it between runs of one repo.
     `matrix` is one entry of the job's expanded matrix; `needs` the jobs it depends on, as
-    {job: {"result": ..., "outputs": {...}}}."""
+    {job: {"result": ..., "outputs": {...}}}. `action_refs`: `uses:` references (OWNER/REPO@REF)
+    that stand for this repository's action, as in a user's repository made by `reconciler init`."""
     spec = load(workflow)
     job_spec = spec["jobs"][job]
     scratch.mkdir(parents=True, exist_ok=True)
@@ -291,7 +294,8 @@ def run_job(
     tolerated: set[str] = set()
     for index, step in enumerate(job_spec["steps"]):
         name = substitute(str(step.get("name") or step.get("uses") or f"step {index}"), context)
-        local = str(step.get("uses", "")).startswith("./")
+        uses = str(step.get("uses", ""))
+        local = uses.startswith("./") or uses in action_refs
         if ("uses" in step and not local) or name == "Install":
             results.append(StepResult(name, False, "skipped"))
             continue
@@ -362,7 +366,8 @@ def _run_action(
     scratch: Path,
     summary: list[str],
 ) -> tuple[str, dict[str, str], bool]:
-    """A local composite action (`uses: ./` or `./.reconciler-tool`): this repository's
+    """A local composite action (`uses: ./`, `./.reconciler-tool`, or a reference standing for
+    it): this repository's
     action.yml, its `run` steps run in turn as the runner would (inputs from `with:` over the
     defaults, outputs mapped from its steps); `uses:` steps inside it and its Install step are
     skipped like the workflow's own."""

@@ -21,6 +21,7 @@ from markdown_it import MarkdownIt
 from ruamel.yaml import YAML
 
 from reconciler.state import tags
+from tests.conftest import git_commit_all
 from tests.e2e.conftest import SMALL_SPECS, Repo, make_repo
 from tests.github.harness import WORKFLOWS, JobResult, load, run_job
 
@@ -458,6 +459,7 @@ def test_the_action_passes_args_as_words_and_can_record_failure_instead(tmp_path
     from tests.github.harness import _run_action
 
     (tmp_path / "specs").mkdir()
+    git_commit_all(tmp_path)
     context: dict[str, Any] = {"github": {}, "runner": {"temp": str(tmp_path)}, "steps": {}}
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     env = {**os.environ, "PATH": path, "RUNNER_TEMP": str(tmp_path), "GITHUB_ACTIONS": "true"}
@@ -470,3 +472,62 @@ def test_the_action_passes_args_as_words_and_can_record_failure_instead(tmp_path
     assert ok and outputs == {"exit-code": "0"} and log.split() == ["specs", "environments", "policies"]
     step["with"] = {"command": "inputs", "args": "/nowhere"}
     assert _run_action(step, context, env, tmp_path, tmp_path / "scratch3", [])[2] is False, "fails by default"
+
+
+# --- a repository made by `reconciler init` ------------------------------------------------
+
+ACTION_REF = "acme/model-reconciler@v1"
+
+
+@pytest.fixture
+def scaffolded(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Path:
+    from reconciler.cli import main
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    repo = tmp_path / "models"
+    assert main(["init", str(repo), "--action", ACTION_REF]) == 0
+    capsys.readouterr()
+    git_commit_all(repo, "Start from reconciler init")
+    return repo
+
+
+def test_the_scaffolded_workflows_pass_actionlint(actionlint: Path, scaffolded: Path) -> None:
+    workflows = sorted(str(p) for p in (scaffolded / ".github" / "workflows").glob("*.yml"))
+    assert [Path(p).name for p in workflows] == ["apply.yml", "drift.yml", "plan.yml"]
+    assert _lint(actionlint, *workflows) == []
+    for path in workflows:
+        assert f"uses: {ACTION_REF}" in Path(path).read_text()
+
+
+def test_the_scaffolded_plan_workflow_comments_through_the_action(scaffolded: Path, tmp_path: Path) -> None:
+    """The plan job of a new repository, run by the harness with its action reference standing
+    for this repository's action.yml: a pull request that changes the model gets one comment."""
+    git = ["git", "-C", str(scaffolded)]
+    base = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run([*git, "checkout", "-q", "-b", "tune-iris"], check=True)
+    model = scaffolded / "specs" / "models" / "iris-classifier.yaml"
+    model.write_text(model.read_text().replace("C: 1.0", "C: 0.5"))
+    git_commit_all(scaffolded, "iris: C 0.5")
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    event = {"number": 3, "pull_request": {"number": 3, "base": {"sha": base}, "head": {"sha": head}}}
+    result = run_job(
+        scaffolded / ".github" / "workflows" / "plan.yml",
+        "plan",
+        workdir=scaffolded,
+        event_name="pull_request",
+        event=event,
+        secrets={},
+        scratch=tmp_path / "run",
+        sha=head,
+        gh_state=tmp_path / "github",
+        action_refs=frozenset({ACTION_REF}),
+    )
+    assert result.success, [(s.name, s.stdout[-800:]) for s in result.steps]
+    assert result.step("Validate").ran and result.step("Plan").ran
+    assert result.step("Plan").outputs["trains"] == "1"
+    assert [c["args"][:2] for c in result.gh_calls] == [
+        ["api", "repos/example/models/issues/3/comments"],
+        ["pr", "comment"],
+    ]
+    (body,) = comment_bodies(result)
+    assert body.startswith("<!-- reconciler-plan -->") and "estimator.params.C: 1.0 -> 0.5" in body
