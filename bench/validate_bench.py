@@ -86,6 +86,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         generate(root, args.files)
+        # Commands work on a git repository (they record its commit); validate needs no commit.
+        subprocess.run(["git", "init", "-q", str(root)], check=True)
         count = len(list(root.rglob("*.yaml")))
         rows = [
             (
