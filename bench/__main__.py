@@ -22,6 +22,7 @@ FULL = {
     "engine_bench.py": ["--models", "100", "--fresh", "10", "--repeat", "5", "--fresh-repeat", "3", "--server"],
     "hash_bench.py": ["--megabytes", "1024", "--repeat", "3"],
     "monitor_bench.py": ["--rows", "100000", "--repeat", "3"],
+    "serve_bench.py": ["--requests", "2000", "--seconds", "10", "--clients", "4"],
 }
 QUICK = {
     "validate_bench.py": ["--files", "60", "--repeat", "1"],
@@ -41,6 +42,7 @@ QUICK = {
     ],
     "hash_bench.py": ["--megabytes", "16", "--repeat", "1"],
     "monitor_bench.py": ["--rows", "2000", "--repeat", "1"],
+    "serve_bench.py": ["--requests", "100", "--seconds", "1", "--clients", "2"],
 }
 
 

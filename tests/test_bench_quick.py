@@ -21,6 +21,12 @@ def test_benchmarks_run_in_quick_mode(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     text = out.read_text()
-    for heading in ("# validate benchmark", "# engine benchmark", "# hashing benchmark", "# monitoring benchmark"):
+    for heading in (
+        "# validate benchmark",
+        "# engine benchmark",
+        "# hashing benchmark",
+        "# monitoring benchmark",
+        "# serving benchmark",
+    ):
         assert heading in text
     assert "0 trainings" in text, "a revert rollback never trains"

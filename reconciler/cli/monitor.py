@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,11 @@ def register(sub: Any) -> None:
     p.add_argument("--env", help="the environment whose deployed versions to check (default: every environment)")
     p.add_argument("--model", help="only this model (default: every model of ENV with a batch source)")
     p.add_argument("--data", metavar="FILE", help="the batch (CSV or Parquet, path or URL); default: monitoring.batch")
+    p.add_argument(
+        "--since",
+        metavar="DURATION",
+        help="check the requests `reconciler serve` answered in this window (e.g. 30m, 6h, 7d) instead of a batch",
+    )
     p.add_argument(
         "--labels", metavar="COLUMN", help="column of true labels: also check live quality against the gates"
     )
@@ -75,7 +82,7 @@ def _run(args: argparse.Namespace, repo: Path) -> int:
     for target, location in work:
         try:
             report = check.run(target, store, location, args.labels)
-        except check.NothingDeployed as exc:
+        except check.NothingToCheck as exc:
             if args.model is None:  # a scheduled sweep: an environment not promoted to yet is not an error
                 print(f"{target.resolved.name}@{target.resolved.environment}: {exc}; skipped", file=sys.stderr)
                 continue
@@ -123,9 +130,17 @@ def _work(args: argparse.Namespace, repo: Path, desired: Any) -> list[tuple[Any,
         raise ReconcilerError(f"model '{args.model}' is not deployed to '{args.env}' (deployed: {shown})")
     if args.data is not None and args.model is None and len(deployed) > 1:
         raise ReconcilerError("--data is one batch: name the model it is for with --model")
-    work = []
+    if args.since is not None and args.data is not None:
+        raise ReconcilerError("--since reads the request log; --data names a batch: give one of them")
+    from reconciler.desired.load import STATE_DIR
+
+    since = _since(args.since) if args.since is not None else None
+    work: list[tuple[Any, Any]] = []
     for env, name in [(args.env, args.model)] if args.model else deployed:
         target = desired.targets[(env, name)]
+        if since is not None:
+            work.append((target, check.RequestWindow(repo / STATE_DIR, env, name, since)))
+            continue
         location = check.batch_location(target, repo, args.data)
         if location is None:
             if args.model is not None:
@@ -134,6 +149,18 @@ def _work(args: argparse.Namespace, repo: Path, desired: Any) -> list[tuple[Any,
             continue
         work.append((target, location))
     return work
+
+
+DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _since(text: str) -> datetime:
+    match = DURATION.fullmatch(text.strip())
+    if match is None or float(match.group(1)) <= 0:
+        raise ReconcilerError(f"--since {text!r}: expected a duration such as 90s, 30m, 6h or 7d")
+    seconds = float(match.group(1)) * UNIT_SECONDS[match.group(2)]
+    return datetime.now(timezone.utc) - timedelta(seconds=min(seconds, 3650 * 86400))
 
 
 def _write(report: Any, out_dir: Path) -> Written:

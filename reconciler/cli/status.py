@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from reconciler.cli.common import add_repo, open_session, workspace
-from reconciler.render.status import status_rows
+from reconciler.render.status import status_rows, with_served
 from reconciler.render.views import render
 
 
@@ -26,7 +26,35 @@ def register(sub: Any) -> None:
         help="verify the registry's invariants (one version per fingerprint, every alias on a passed "
         "version); exit 1 on a violation",
     )
+    p.add_argument(
+        "--serve-url",
+        metavar="URL",
+        help="also ask a running `reconciler serve` which version it answers with (e.g. http://127.0.0.1:8080)",
+    )
     p.set_defaults(run=run, parser_error=p.error)
+
+
+def _served(url: str) -> list[dict[str, Any]] | None:
+    """The server's view of what it serves, or None (with a note) when it cannot be asked."""
+    import sys
+    import urllib.error
+    import urllib.request
+
+    from reconciler.redact import redact_url
+
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/v1/status", timeout=5) as response:
+            doc = json.loads(response.read(1 << 22))
+        models = doc["models"]
+        if not isinstance(models, list):
+            raise ValueError("'models' is not a list")
+        return [m for m in models if isinstance(m, dict)]
+    except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as exc:
+        print(
+            f"status: cannot ask {redact_url(url)} what it serves ({type(exc).__name__}); SERVED shows ?",
+            file=sys.stderr,
+        )
+        return None
 
 
 def _fmt(value: float | None) -> str:
@@ -57,8 +85,11 @@ def run(args: argparse.Namespace) -> int:
             print(render("cost.txt.j2", rows=costs, costs=COSTS, fmt=_fmt), end="")
         return 0
     rows = status_rows(session.plan, session.actual)
+    if args.serve_url:
+        rows = with_served(rows, _served(args.serve_url))
     if args.format == "json":
-        print(json.dumps([r.__dict__ for r in rows], indent=2))
+        shown = [{k: v for k, v in r.__dict__.items() if k != "served" or args.serve_url} for r in rows]
+        print(json.dumps(shown, indent=2))
     else:
-        print(render("status.txt.j2", rows=rows), end="")
+        print(render("status.txt.j2", rows=rows, served=bool(args.serve_url)), end="")
     return 0 if all(r.state == "Synced" for r in rows) else 1

@@ -30,7 +30,11 @@ class MonitorError(ReconcilerError):
     exit_code = 2
 
 
-class NothingDeployed(MonitorError):
+class NothingToCheck(MonitorError):
+    """A sweep skips these: nothing deployed there yet, or no traffic in the window."""
+
+
+class NothingDeployed(NothingToCheck):
     """The environment's alias holds no version yet."""
 
 
@@ -111,6 +115,32 @@ def batch_location(target: Target, repo: Path, data: str | None) -> str | None:
     if problem is not None:
         raise MonitorError(f"{target.spec_file}: monitoring.batch: {problem}")
     return str(repo / rel)
+
+
+@dataclass(frozen=True)
+class RequestWindow:
+    """The rows `reconciler serve` answered for (environment, model) since a moment, as the
+    batch: drift checks on live traffic, with no manual dump."""
+
+    state_dir: Path
+    environment: str
+    model: str
+    since: datetime
+
+    def __str__(self) -> str:
+        return f"requests served to {self.model}@{self.environment} since {self.since.isoformat(timespec='seconds')}"
+
+    def read(self) -> Any:
+        from reconciler.monitor.request_log import features_of, read_window
+
+        frame = read_window(self.state_dir, self.environment, self.model, self.since)
+        if frame.empty:
+            raise NothingToCheck(f"no {self}: is `reconciler serve` running with a sample_rate above 0?")
+        return features_of(frame)
+
+
+def load_batch(location: str | RequestWindow) -> Any:
+    return location.read() if isinstance(location, RequestWindow) else read_batch(location)
 
 
 def read_batch(location: str) -> Any:
@@ -194,7 +224,7 @@ def fetch(url: str, shown: str) -> bytes:
 def run(
     target: Target,
     store: MlflowStore,
-    location: str,
+    location: str | RequestWindow,
     labels: str | None,
 ) -> MonitorReport:
     name, env = target.resolved.name, target.resolved.environment
@@ -209,7 +239,7 @@ def run(
             f"v{version_id} of {name} has no reference profile (trained before profiles were recorded); "
             "retrain it to monitor it"
         )
-    batch = read_batch(location)
+    batch = load_batch(location)
     monitoring = target.resolved.model.monitoring or Monitoring()
     labels = labels or monitoring.labels
     if labels is not None and labels not in batch.columns:
@@ -238,7 +268,7 @@ def run(
         model=name,
         environment=env,
         version=version_id,
-        batch=redact_url(location),
+        batch=str(location) if isinstance(location, RequestWindow) else redact_url(location),
         rows=len(batch),
         checked_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         drift=drift,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reconciler.gates.measures import MODEL_SIZE, PREDICT_P50, PREDICT_P95, TRAINING_SECONDS
 from reconciler.plan.model import Kind, Plan
@@ -16,10 +16,32 @@ class StatusRow:
     model: str
     desired: str
     actual: str
-    state: str  # Synced | OutOfSync | Degraded | Missing
+    state: str  # Synced | OutOfSync | Degraded | Missing | Progressing
     since: str
     commit: str
     detail: str
+    served: str | None = None  # with --serve-url: the version the server answers with
+
+
+def with_served(rows: list[StatusRow], views: list[dict[str, object]] | None) -> list[StatusRow]:
+    """Rows with what a running `reconciler serve` answers with (its /v1/status `models`): an
+    alias the server has not followed yet is Progressing, like a rollout Argo CD waits on.
+    `views` None: the server could not be reached."""
+    served = {(str(v.get("environment")), str(v.get("model"))): v for v in views or []}
+    out = []
+    for row in rows:
+        view = served.get((row.environment, row.model))
+        if views is None or view is None:
+            out.append(replace(row, served="?" if views is None else "-"))
+            continue
+        version = view.get("serving")
+        shown = f"v{version}" if version else "(none)"
+        row = replace(row, served=shown)
+        if shown != row.actual and row.state == "Synced":
+            why = f"the server still answers with {shown}" + (f": {view['error']}" if view.get("error") else "")
+            row = replace(row, state="Progressing", detail=why)
+        out.append(row)
+    return out
 
 
 def status_rows(plan: Plan, actual: ActualState) -> list[StatusRow]:

@@ -217,6 +217,28 @@ class Gate(Object):
 # --- Environment -------------------------------------------------------------------------
 
 
+class Serving(Spec):
+    """How `reconciler serve` serves a model in an environment. Never part of a fingerprint: it
+    changes what the server does with requests, not what was trained."""
+
+    sample_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+        default=1.0, description="Share of answered requests written to the request log (0: none)."
+    )
+    cache_size: Annotated[int, Field(ge=0, le=10_000_000)] = Field(
+        default=0, description="Predictions kept per model, keyed by version and input row (0: no cache)."
+    )
+    price_per_cpu_hour: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)] | None = Field(
+        default=None, description="Turns CPU seconds per request into money in /metrics."
+    )
+    poll_seconds: Annotated[float, Field(ge=0.1, le=3600, allow_inf_nan=False)] = Field(
+        default=5.0, description="How often the server reads the aliases to follow promotions and rollbacks."
+    )
+
+    def over(self, base: Serving) -> Serving:
+        """These settings where given, `base` elsewhere (a model's block over its environment's)."""
+        return base.model_copy(update={k: getattr(self, k) for k in self.model_fields_set})
+
+
 class Deployment(Spec):
     """One model in one environment."""
 
@@ -225,6 +247,7 @@ class Deployment(Spec):
         default_factory=dict, description="Deep-merged onto the Model spec for this environment."
     )
     pin: GitRevision | None = Field(default=None, description="Deploy the model spec as it was at this git revision.")
+    serving: Serving | None = Field(default=None, description="Serving settings of this model here.")
 
     @field_validator("overrides")
     @classmethod
@@ -240,6 +263,12 @@ class Environment(Object):
     promotes_from: Name | None = None
     models: dict[Name, Deployment] = Field(default_factory=dict)
     description: str = ""
+    serving: Serving | None = Field(default=None, description="Serving settings of every model here.")
+
+    def serving_of(self, model: str) -> Serving:
+        base = self.serving or Serving()
+        deployment = self.models.get(model)
+        return deployment.serving.over(base) if deployment and deployment.serving else base
 
     @field_validator("name")
     @classmethod

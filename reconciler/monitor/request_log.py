@@ -1,0 +1,143 @@
+"""The request log: the rows a server answered, with what it answered, for `monitor --since`.
+
+One directory per (environment, model) under the state directory, CSV files each started by one
+server process and rotated by size; a row per input row: request id, time (UTC), the version that
+answered, the request's latency, the input columns and the prediction. Written by a background
+thread from a bounded queue, so a slow disk drops log rows (counted) instead of slowing answers."""
+
+from __future__ import annotations
+
+import csv
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+META = ("request_id", "time", "version", "latency_ms")
+PREDICTION = "prediction"
+DEFAULT_MAX_BYTES = 64 << 20
+
+
+def log_dir(state_dir: Path, environment: str, model: str) -> Path:
+    return state_dir / "requests" / environment / model
+
+
+@dataclass(frozen=True)
+class Entry:
+    environment: str
+    model: str
+    request_id: str
+    at: float  # epoch seconds
+    version: str
+    latency_ms: float
+    columns: tuple[str, ...]
+    rows: list[list[Any]]
+    predictions: list[Any]
+
+
+class RequestLog:
+    """Answers are buffered in memory (appending is a lock and a list append) and written in
+    batches by a thread that wakes every `interval` seconds: a thread woken per request would
+    take the interpreter lock from the server once per request."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_buffered: int = 100_000,
+        interval: float = 0.25,
+        dropped: Callable[[Entry], None] = lambda entry: None,
+        written: Callable[[Entry], None] = lambda entry: None,
+    ) -> None:
+        self.state_dir = state_dir
+        self.max_bytes = max_bytes
+        self.max_buffered = max_buffered
+        self.interval = interval
+        self._buffer: list[Entry] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._dropped = dropped
+        self._written = written
+        self._files: dict[tuple[str, str], tuple[Path, tuple[str, ...], Any, Any]] = {}
+        self._thread = threading.Thread(target=self._run, name="reconciler-request-log", daemon=True)
+        self._thread.start()
+
+    def append(self, entry: Entry) -> None:
+        with self._lock:
+            if len(self._buffer) < self.max_buffered:
+                self._buffer.append(entry)
+                return
+        self._dropped(entry)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._drain()
+        self._drain()
+        for _, _, handle, _ in self._files.values():
+            handle.close()
+
+    def _drain(self) -> None:
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        for entry in batch:
+            try:
+                self._write(entry)
+                self._written(entry)
+            except OSError:
+                self._dropped(entry)
+            if self._files[(entry.environment, entry.model)][2].tell() >= self.max_bytes:
+                self._files.pop((entry.environment, entry.model))[2].close()  # the next row starts a file
+        for _, _, handle, _ in self._files.values():
+            handle.flush()
+
+    def _write(self, entry: Entry) -> None:
+        key = (entry.environment, entry.model)
+        header = (*META, *entry.columns, PREDICTION)
+        current = self._files.get(key)
+        if current is None or current[1] != header:
+            if current is not None:
+                current[2].close()
+            directory = log_dir(self.state_dir, *key)
+            directory.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+            path = directory / f"{stamp}-{os.getpid()}.csv"
+            handle = path.open("w", newline="", encoding="utf-8")
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            current = (path, header, handle, writer)
+            self._files[key] = current
+        when = datetime.fromtimestamp(entry.at, timezone.utc).isoformat(timespec="milliseconds")
+        meta = [entry.request_id, when, entry.version, f"{entry.latency_ms:.3f}"]
+        pairs = zip(entry.rows, entry.predictions, strict=True)
+        current[3].writerows([*meta, *row, prediction] for row, prediction in pairs)
+
+
+def read_window(state_dir: Path, environment: str, model: str, since: datetime) -> Any:
+    """Every logged row of (environment, model) answered at or after `since`, oldest first; an
+    empty frame when there is none."""
+    import pandas as pd
+
+    directory = log_dir(state_dir, environment, model)
+    cutoff = since.timestamp()
+    frames = []
+    for path in sorted(directory.glob("*.csv")) if directory.is_dir() else ():
+        if path.stat().st_mtime < cutoff:
+            continue  # last written before the window opened
+        frame = pd.read_csv(path)
+        frame["time"] = pd.to_datetime(frame["time"], utc=True, format="ISO8601")
+        frames.append(frame[frame["time"] >= pd.Timestamp(since)])
+    if not frames:
+        return pd.DataFrame(columns=list(META))
+    return pd.concat(frames, ignore_index=True).sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def features_of(frame: Any, meta: Sequence[str] = (*META, PREDICTION)) -> Any:
+    return frame[[c for c in frame.columns if c not in meta]]

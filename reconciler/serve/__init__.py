@@ -1,0 +1,1 @@
+"""`reconciler serve`: every environment's models served by alias, following the registry."""
