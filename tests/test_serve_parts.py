@@ -171,3 +171,23 @@ def test_serve_refuses_bad_arguments_before_listening(example_repo: Path, capsys
     code, _, err = run_cli(["serve", "--repo", str(example_repo)], capsys)
     assert code == 1 and "specs/models/iris-classifier.yaml:9:15: estimator.params.C" in err and "Traceback" not in err
     assert not (example_repo / ".reconciler").exists(), "nothing was opened"
+
+
+def test_late_labels_join_by_request_and_row() -> None:
+    import pandas as pd
+
+    from reconciler.monitor.request_log import LabelError, join_labels
+
+    log = pd.DataFrame({"request_id": ["a", "a", "b"], "row": [0, 1, 0], "x": [1.0, 2.0, 3.0], "prediction": [0, 1, 1]})
+    labels = pd.DataFrame({"request_id": ["a", "b"], "row": [1, 0], "y": [1, 0]})
+    joined = join_labels(log, labels, "y")
+    assert joined["y"].tolist()[1:] == [1, 0] and pd.isna(joined["y"].iloc[0]), "a row not labelled yet stays so"
+    with pytest.raises(LabelError, match="need a `row` column"):
+        join_labels(log, labels.drop(columns="row"), "y")
+    assert join_labels(log[log.request_id == "b"], labels.drop(columns="row"), "y")["y"].tolist() == [0]
+    with pytest.raises(LabelError, match="more than one label"):
+        join_labels(log, pd.concat([labels, labels]), "y")
+    with pytest.raises(LabelError, match="need the columns request_id and y"):
+        join_labels(log, labels.rename(columns={"y": "z"}), "y")
+    with pytest.raises(LabelError, match="is also an input column"):
+        join_labels(log, labels.rename(columns={"y": "x"}), "x")

@@ -31,6 +31,12 @@ def register(sub: Any) -> None:
         help="check the requests `reconciler serve` answered in this window (e.g. 30m, 6h, 7d) instead of a batch",
     )
     p.add_argument(
+        "--labels-from",
+        metavar="FILE",
+        help="with --since: true labels by request id (CSV or Parquet: request_id, optionally row, and the "
+        "label column), joined to the requests to check live quality",
+    )
+    p.add_argument(
         "--labels", metavar="COLUMN", help="column of true labels: also check live quality against the gates"
     )
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
@@ -132,6 +138,8 @@ def _work(args: argparse.Namespace, repo: Path, desired: Any) -> list[tuple[Any,
         raise ReconcilerError("--data is one batch: name the model it is for with --model")
     if args.since is not None and args.data is not None:
         raise ReconcilerError("--since reads the request log; --data names a batch: give one of them")
+    if args.labels_from is not None and args.since is None:
+        raise ReconcilerError("--labels-from joins labels to served requests: it needs --since")
     from reconciler.desired.load import STATE_DIR
 
     since = _since(args.since) if args.since is not None else None
@@ -139,7 +147,10 @@ def _work(args: argparse.Namespace, repo: Path, desired: Any) -> list[tuple[Any,
     for env, name in [(args.env, args.model)] if args.model else deployed:
         target = desired.targets[(env, name)]
         if since is not None:
-            work.append((target, check.RequestWindow(repo / STATE_DIR, env, name, since)))
+            monitoring = target.resolved.model.monitoring
+            column = args.labels or (monitoring.labels if monitoring else None) or "label"
+            window = check.RequestWindow(repo / STATE_DIR, env, name, since, args.labels_from, column)
+            work.append((target, window))
             continue
         location = check.batch_location(target, repo, args.data)
         if location is None:

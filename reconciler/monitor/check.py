@@ -126,17 +126,25 @@ class RequestWindow:
     environment: str
     model: str
     since: datetime
+    labels_from: str | None = None  # a file (or URL) of request_id[, row], label
+    label_column: str = "label"
 
     def __str__(self) -> str:
         return f"requests served to {self.model}@{self.environment} since {self.since.isoformat(timespec='seconds')}"
 
     def read(self) -> Any:
-        from reconciler.monitor.request_log import features_of, read_window
+        from reconciler.monitor.request_log import LabelError, features_of, join_labels, read_window
 
         frame = read_window(self.state_dir, self.environment, self.model, self.since)
         if frame.empty:
             raise NothingToCheck(f"no {self}: is `reconciler serve` running with a sample_rate above 0?")
-        return features_of(frame)
+        if self.labels_from is None:
+            return features_of(frame)
+        try:
+            joined = join_labels(frame, read_batch(self.labels_from), self.label_column)
+        except LabelError as exc:
+            raise MonitorError(f"labels {redact_url(self.labels_from)}: {exc}") from exc
+        return features_of(joined, keep=[self.label_column])
 
 
 def load_batch(location: str | RequestWindow) -> Any:
@@ -242,6 +250,8 @@ def run(
     batch = load_batch(location)
     monitoring = target.resolved.model.monitoring or Monitoring()
     labels = labels or monitoring.labels
+    if isinstance(location, RequestWindow):  # the log holds no label column unless one was joined
+        labels = location.label_column if location.labels_from is not None else None
     if labels is not None and labels not in batch.columns:
         raise MonitorError(
             f"the label column '{labels}' is not in the batch (columns: {', '.join(map(str, batch.columns))})"
@@ -261,7 +271,11 @@ def run(
     drift = compare(profile, batch, t, predictions=predictions, ignore=[labels] if labels else [])
     quality: tuple[QualityCheck, ...] = ()
     if labels is not None and estimator is not None and predictions is not None:
-        quality = live_quality(target.resolved.gates, estimator, batch[features], batch[labels], version.metrics)
+        labelled = batch[labels].notna()  # labels arrive late: quality is judged on the rows that have one
+        x, y = batch.loc[labelled, features], batch.loc[labelled, labels]
+        quality = live_quality(target.resolved.gates, estimator, x, y, version.metrics) if len(y) else ()
+        if not len(y):
+            notes.append("live quality was not measured: no row has a label yet")
     elif labels is not None:
         notes.append("live quality was not measured: the model cannot predict on this batch")
     return MonitorReport(

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-META = ("request_id", "time", "version", "latency_ms")
+META = ("request_id", "row", "time", "version", "latency_ms")
 PREDICTION = "prediction"
 DEFAULT_MAX_BYTES = 64 << 20
 
@@ -115,9 +115,11 @@ class RequestLog:
             current = (path, header, handle, writer)
             self._files[key] = current
         when = datetime.fromtimestamp(entry.at, timezone.utc).isoformat(timespec="milliseconds")
-        meta = [entry.request_id, when, entry.version, f"{entry.latency_ms:.3f}"]
-        pairs = zip(entry.rows, entry.predictions, strict=True)
-        current[3].writerows([*meta, *row, prediction] for row, prediction in pairs)
+        latency = f"{entry.latency_ms:.3f}"
+        pairs = enumerate(zip(entry.rows, entry.predictions, strict=True))
+        current[3].writerows(
+            [entry.request_id, i, when, entry.version, latency, *row, prediction] for i, (row, prediction) in pairs
+        )
 
 
 def read_window(state_dir: Path, environment: str, model: str, since: datetime) -> Any:
@@ -139,5 +141,33 @@ def read_window(state_dir: Path, environment: str, model: str, since: datetime) 
     return pd.concat(frames, ignore_index=True).sort_values("time", kind="stable").reset_index(drop=True)
 
 
-def features_of(frame: Any, meta: Sequence[str] = (*META, PREDICTION)) -> Any:
-    return frame[[c for c in frame.columns if c not in meta]]
+def features_of(frame: Any, keep: Sequence[str] = ()) -> Any:
+    """The input columns (and `keep`), without what the log adds around them."""
+    meta = set(META) | {PREDICTION}
+    return frame[[c for c in frame.columns if c not in meta or c in keep]]
+
+
+class LabelError(ValueError):
+    pass
+
+
+def join_labels(frame: Any, labels: Any, column: str) -> Any:
+    """`frame` (a request log window) with the true label of each row that has one, by request
+    id (and `row`, the row's place in its request, when the labels say it). Rows without a label
+    keep a missing one: drift is checked on every row, quality on the labelled ones."""
+    if "request_id" not in labels.columns or column not in labels.columns:
+        raise LabelError(
+            f"the labels need the columns request_id and {column} (have: {', '.join(map(str, labels.columns))})"
+        )
+    keys = ["request_id", "row"] if "row" in labels.columns else ["request_id"]
+    if keys == ["request_id"] and frame["request_id"].astype(str).duplicated().any():
+        raise LabelError(
+            "some requests held several rows: the labels need a `row` column (the row's place in its request)"
+        )
+    labels = labels[[*keys, column]].astype({"request_id": str})
+    if labels.duplicated(keys).any():
+        raise LabelError(f"the labels give one {' and '.join(keys)} more than one label")
+    if column in frame.columns:
+        raise LabelError(f"the label column '{column}' is also an input column")
+    left = frame.assign(request_id=frame["request_id"].astype(str))
+    return left.merge(labels, how="left", on=keys, validate="many_to_one")

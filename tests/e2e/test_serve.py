@@ -247,14 +247,19 @@ def test_monitor_reads_served_traffic(
 ) -> None:
     repo = small_repo(tmp_path, monkeypatch)
     frame = features("iris-classifier")
+    truth = datasets.load_iris().target
     rng = np.random.default_rng(3)
+    labels: list[tuple[str, int, int]] = []  # what a labelling process reports later, by request id and row
     with serving(repo, "--poll", "1") as server:
         conn = server.connection()
         for env, batch in (("staging", frame), ("production", shifted(frame, "petal length (cm)", 1.0))):
             for _ in range(150):
-                rows = batch.iloc[rng.integers(0, len(batch), size=2)]
+                picked = rng.integers(0, len(batch), size=2)
+                rows = batch.iloc[picked]
                 status, body, _ = post(conn, env, "iris-classifier", {"dataframe_records": rows.to_dict("records")})
                 assert status == 200, body
+                if env == "staging":
+                    labels += [(body["request_id"], i, int(truth[p])) for i, p in enumerate(picked)]
             wait_logged(repo, env, 300)
     capsys.readouterr()
     base = ["monitor", str(repo), "--model", "iris-classifier", "--since", "10m", "--no-log", "--format", "json"]
@@ -267,6 +272,26 @@ def test_monitor_reads_served_traffic(
     assert [f["name"] for f in report["drift"]["features"] if f["drifted"]] == ["petal length (cm)"]
     assert main([*base, "--env", "dev"]) == 2, "a model asked for by name with no traffic is an error"
     assert "no requests served to iris-classifier@dev" in capsys.readouterr().err
+
+    # Late labels, joined by request id and row: live quality on the labelled rows (two thirds).
+    import pandas as pd
+
+    known = pd.DataFrame(labels[:200], columns=["request_id", "row", "species"])
+    known.to_csv(tmp_path / "labels.csv", index=False)
+    joined = [*base, "--env", "staging", "--labels-from", str(tmp_path / "labels.csv"), "--labels", "species"]
+    assert main(joined) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["rows"] == 300 and report["labels"] == "species"
+    accuracy = next(q for q in report["quality"] if q["metric"] == "accuracy" and q["bound"] == "min")
+    assert accuracy["passed"] and accuracy["live"] > 0.9
+    wrong = known.assign(species=(known["species"] + 1) % 3)  # labels that disagree with every answer
+    wrong.to_csv(tmp_path / "wrong.csv", index=False)
+    assert main([*joined[:-4], "--labels-from", str(tmp_path / "wrong.csv"), "--labels", "species"]) == 1
+    (report,) = json.loads(capsys.readouterr().out)
+    assert any("live quality below the gates" in r for r in report["reasons"])
+    known.drop(columns="row").to_csv(tmp_path / "no-row.csv", index=False)
+    assert main([*joined[:-4], "--labels-from", str(tmp_path / "no-row.csv"), "--labels", "species"]) == 2
+    assert "the labels need a `row` column" in capsys.readouterr().err
 
 
 CACHED = {
