@@ -12,7 +12,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.monitor.request_log import META, PREDICTION, Entry, RequestLog, features_of, read_window
+from reconciler.monitor.request_log import (
+    META,
+    PREDICTION,
+    DatabaseSink,
+    Entry,
+    FileSink,
+    RequestLog,
+    RequestLogError,
+    features_of,
+    read_window,
+)
 from reconciler.serve.cache import PredictionCache, row_key
 from reconciler.serve.payload import MAX_ROWS, PayloadError, parse, to_json
 from reconciler.spec.kinds import Environment, Serving
@@ -106,7 +116,7 @@ def entry(env: str, at: float, version: str, rows: list[list[Any]]) -> Entry:
 
 def test_the_request_log_keeps_what_was_answered_and_reads_a_window(tmp_path: Path) -> None:
     now = datetime.now(timezone.utc)
-    log = RequestLog(tmp_path, max_bytes=200)  # small: rotation happens
+    log = RequestLog(FileSink(tmp_path, max_bytes=200))  # small: rotation happens
     for i in range(20):
         log.append(entry("prod", (now - timedelta(minutes=20 - i)).timestamp(), "1", [[i, i + 0.5], [i, 1.0]]))
     log.append(entry("dev", now.timestamp(), "3", [[7, 7]]))
@@ -122,9 +132,30 @@ def test_the_request_log_keeps_what_was_answered_and_reads_a_window(tmp_path: Pa
     assert read_window(tmp_path, "staging", "m", now - timedelta(days=1)).empty
 
 
+def test_a_database_request_log_reads_back_like_the_files(tmp_path: Path) -> None:
+    """The team option, on SQLite here (PostgreSQL in the serving scenario): the same window."""
+    now = datetime.now(timezone.utc)
+    url = f"sqlite:///{tmp_path / 'requests.db'}"
+    files, database = RequestLog(FileSink(tmp_path / "files")), RequestLog(DatabaseSink(url))
+    for log in (files, database):
+        for i in range(6):
+            log.append(entry("prod", (now - timedelta(minutes=6 - i)).timestamp(), "2", [[i, 0.5], [i, 1.5]]))
+        log.close()
+    since = now - timedelta(minutes=3, seconds=30)
+    from_files = read_window(tmp_path / "files", "prod", "m", since)
+    from_database = read_window(tmp_path / "nowhere", "prod", "m", since, url)
+    assert len(from_database) == 6 and list(from_database.columns) == list(from_files.columns)
+    for column in ("a", "b", "prediction", "row"):
+        assert from_database[column].tolist() == from_files[column].tolist(), column
+    assert from_database["request_id"].tolist() == from_files["request_id"].tolist()
+    with pytest.raises(RequestLogError) as exc:
+        DatabaseSink("postgresql+nosuchdriver://bob:s3cret@db/x")
+    assert "s3cret" not in str(exc.value) and "request log postgresql+nosuchdriver://db/x" in str(exc.value)
+
+
 def test_a_full_request_log_drops_rows_and_counts_them(tmp_path: Path) -> None:
     dropped: list[Entry] = []
-    log = RequestLog(tmp_path, max_buffered=2, interval=3600, dropped=dropped.append)
+    log = RequestLog(FileSink(tmp_path), max_buffered=2, interval=3600, dropped=dropped.append)
     for i in range(5):
         log.append(entry("p", float(i), "1", [[1, 2]]))
     assert [e.at for e in dropped] == [2.0, 3.0, 4.0]

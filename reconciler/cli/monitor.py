@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -141,6 +142,7 @@ def _work(args: argparse.Namespace, repo: Path, desired: Any) -> list[tuple[Any,
     if args.labels_from is not None and args.since is None:
         raise ReconcilerError("--labels-from joins labels to served requests: it needs --since")
     from reconciler.desired.load import STATE_DIR
+    from reconciler.monitor.request_log import URL_VARIABLE
 
     since = _since(args.since) if args.since is not None else None
     work: list[tuple[Any, Any]] = []
@@ -149,7 +151,8 @@ def _work(args: argparse.Namespace, repo: Path, desired: Any) -> list[tuple[Any,
         if since is not None:
             monitoring = target.resolved.model.monitoring
             column = args.labels or (monitoring.labels if monitoring else None) or "label"
-            window = check.RequestWindow(repo / STATE_DIR, env, name, since, args.labels_from, column)
+            url = os.environ.get(URL_VARIABLE) or None
+            window = check.RequestWindow(repo / STATE_DIR, env, name, since, args.labels_from, column, url)
             work.append((target, window))
             continue
         location = check.batch_location(target, repo, args.data)

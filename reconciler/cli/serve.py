@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -32,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
 
     from reconciler.desired.load import STATE_DIR, validate_repo
     from reconciler.diagnostics import InvalidSpecs, ReconcilerError
-    from reconciler.monitor.request_log import RequestLog
+    from reconciler.monitor.request_log import URL_VARIABLE, open_request_log
+    from reconciler.redact import redact_url
     from reconciler.serve.app import create_app
     from reconciler.serve.fleet import Follower, Slot
     from reconciler.serve.metrics import new_metrics
@@ -68,9 +70,11 @@ def run(args: argparse.Namespace) -> int:
     metrics = new_metrics()
     store = MlflowStore.for_repo(root)
     request_log = None
+    log_url = os.environ.get(URL_VARIABLE) or None
     if not args.no_request_log and any(s.serving.sample_rate > 0 for s in slots.values()):
-        request_log = RequestLog(
+        request_log = open_request_log(
             root / STATE_DIR,
+            log_url,
             dropped=lambda e: metrics.dropped_rows.labels(e.environment, e.model, e.version).inc(len(e.rows)),
             written=lambda e: metrics.logged_rows.labels(e.environment, e.model, e.version).inc(len(e.rows)),
         )
@@ -81,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
         f"(aliases read every {poll:g}s; POST /v1/<env>/<model>/invocations)",
         flush=True,
     )
+    if request_log is not None:
+        where = redact_url(log_url) if log_url else str(root / STATE_DIR / "requests")
+        print(f"request log: {where}", flush=True)
     follower.start()
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)

@@ -128,6 +128,7 @@ class RequestWindow:
     since: datetime
     labels_from: str | None = None  # a file (or URL) of request_id[, row], label
     label_column: str = "label"
+    url: str | None = None  # the database servers log to (RECONCILER_REQUEST_LOG_URL), else the files
 
     def __str__(self) -> str:
         return f"requests served to {self.model}@{self.environment} since {self.since.isoformat(timespec='seconds')}"
@@ -135,7 +136,7 @@ class RequestWindow:
     def read(self) -> Any:
         from reconciler.monitor.request_log import LabelError, features_of, join_labels, read_window
 
-        frame = read_window(self.state_dir, self.environment, self.model, self.since)
+        frame = read_window(self.state_dir, self.environment, self.model, self.since, self.url)
         if frame.empty:
             raise NothingToCheck(f"no {self}: is `reconciler serve` running with a sample_rate above 0?")
         if self.labels_from is None:

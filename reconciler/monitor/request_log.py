@@ -8,6 +8,7 @@ thread from a bounded queue, so a slow disk drops log rows (counted) instead of 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -16,7 +17,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from reconciler.diagnostics import ReconcilerError
+from reconciler.redact import redact, redact_url
+
 META = ("request_id", "row", "time", "version", "latency_ms")
+TABLE = "reconciler_requests"
+URL_VARIABLE = "RECONCILER_REQUEST_LOG_URL"  # the team option: a database URL, from the environment only
+
+
+class RequestLogError(ReconcilerError):
+    exit_code = 2
+
+
 PREDICTION = "prediction"
 DEFAULT_MAX_BYTES = 64 << 20
 
@@ -38,65 +50,25 @@ class Entry:
     predictions: list[Any]
 
 
-class RequestLog:
-    """Answers are buffered in memory (appending is a lock and a list append) and written in
-    batches by a thread that wakes every `interval` seconds: a thread woken per request would
-    take the interpreter lock from the server once per request."""
+class FileSink:
+    """CSV files under the state directory: the embedded default, for one machine."""
 
-    def __init__(
-        self,
-        state_dir: Path,
-        *,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-        max_buffered: int = 100_000,
-        interval: float = 0.25,
-        dropped: Callable[[Entry], None] = lambda entry: None,
-        written: Callable[[Entry], None] = lambda entry: None,
-    ) -> None:
+    def __init__(self, state_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.state_dir = state_dir
         self.max_bytes = max_bytes
-        self.max_buffered = max_buffered
-        self.interval = interval
-        self._buffer: list[Entry] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._dropped = dropped
-        self._written = written
         self._files: dict[tuple[str, str], tuple[Path, tuple[str, ...], Any, Any]] = {}
-        self._thread = threading.Thread(target=self._run, name="reconciler-request-log", daemon=True)
-        self._thread.start()
 
-    def append(self, entry: Entry) -> None:
-        with self._lock:
-            if len(self._buffer) < self.max_buffered:
-                self._buffer.append(entry)
-                return
-        self._dropped(entry)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._drain()
-        self._drain()
-        for _, _, handle, _ in self._files.values():
-            handle.close()
-
-    def _drain(self) -> None:
-        with self._lock:
-            batch, self._buffer = self._buffer, []
-        for entry in batch:
-            try:
-                self._write(entry)
-                self._written(entry)
-            except OSError:
-                self._dropped(entry)
+    def write(self, entries: list[Entry]) -> None:
+        for entry in entries:
+            self._write(entry)
             if self._files[(entry.environment, entry.model)][2].tell() >= self.max_bytes:
                 self._files.pop((entry.environment, entry.model))[2].close()  # the next row starts a file
         for _, _, handle, _ in self._files.values():
             handle.flush()
+
+    def close(self) -> None:
+        for _, _, handle, _ in self._files.values():
+            handle.close()
 
     def _write(self, entry: Entry) -> None:
         key = (entry.environment, entry.model)
@@ -122,10 +94,142 @@ class RequestLog:
         )
 
 
-def read_window(state_dir: Path, environment: str, model: str, since: datetime) -> Any:
+class DatabaseSink:
+    """One table in a database every server and the monitoring job can reach (PostgreSQL for a
+    team; any SQLAlchemy URL works): `reconciler_requests`, the inputs of a row as a JSON object."""
+
+    def __init__(self, url: str) -> None:
+        self.engine, self.table = _database(url)
+
+    def write(self, entries: list[Entry]) -> None:
+        rows = [
+            {
+                "environment": e.environment,
+                "model": e.model,
+                "request_id": e.request_id,
+                "row": i,
+                "time": datetime.fromtimestamp(e.at, timezone.utc),
+                "version": e.version,
+                "latency_ms": e.latency_ms,
+                "inputs": json.dumps(dict(zip(e.columns, values, strict=True)), default=str),
+                "prediction": json.dumps(prediction, default=str),
+            }
+            for e in entries
+            for i, (values, prediction) in enumerate(zip(e.rows, e.predictions, strict=True))
+        ]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(self.table.insert(), rows)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _database(url: str) -> tuple[Any, Any]:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    except (ImportError, sa.exc.ArgumentError, ValueError) as exc:
+        raise RequestLogError(
+            f"request log {redact_url(url)}: {type(exc).__name__}: {redact(str(exc))[:200]}"
+            + (
+                " (PostgreSQL needs the server extra: pip install 'gitops-model-reconciler[server]')"
+                if isinstance(exc, ImportError)
+                else ""
+            )
+        ) from exc
+    meta = sa.MetaData()
+    table = sa.Table(
+        TABLE,
+        meta,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("environment", sa.String(63), nullable=False),
+        sa.Column("model", sa.String(63), nullable=False),
+        sa.Column("request_id", sa.String(128), nullable=False),
+        sa.Column("row", sa.Integer, nullable=False),
+        sa.Column("time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.String(32), nullable=False),
+        sa.Column("latency_ms", sa.Float, nullable=False),
+        sa.Column("inputs", sa.Text, nullable=False),
+        sa.Column("prediction", sa.Text, nullable=False),
+        sa.Index(f"{TABLE}_by_time", "environment", "model", "time"),
+    )
+    try:
+        meta.create_all(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        raise RequestLogError(f"request log {redact_url(url)}: cannot open it ({type(exc).__name__})") from exc
+    return engine, table
+
+
+class RequestLog:
+    """Answers are buffered in memory (appending is a lock and a list append) and written in
+    batches by a thread that wakes every `interval` seconds: a thread woken per request would
+    take the interpreter lock from the server once per request."""
+
+    def __init__(
+        self,
+        sink: FileSink | DatabaseSink,
+        *,
+        max_buffered: int = 100_000,
+        interval: float = 0.25,
+        dropped: Callable[[Entry], None] = lambda entry: None,
+        written: Callable[[Entry], None] = lambda entry: None,
+    ) -> None:
+        self.sink = sink
+        self.max_buffered = max_buffered
+        self.interval = interval
+        self._buffer: list[Entry] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._dropped = dropped
+        self._written = written
+        self._thread = threading.Thread(target=self._run, name="reconciler-request-log", daemon=True)
+        self._thread.start()
+
+    def append(self, entry: Entry) -> None:
+        with self._lock:
+            if len(self._buffer) < self.max_buffered:
+                self._buffer.append(entry)
+                return
+        self._dropped(entry)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._drain()
+        self._drain()
+        self.sink.close()
+
+    def _drain(self) -> None:
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        if not batch:
+            return
+        try:
+            self.sink.write(batch)
+        except Exception:  # a full disk, a database gone: those rows are lost, counted, and serving goes on
+            for entry in batch:
+                self._dropped(entry)
+            return
+        for entry in batch:
+            self._written(entry)
+
+
+def open_request_log(state_dir: Path, url: str | None, **kwargs: Any) -> RequestLog:
+    return RequestLog(DatabaseSink(url) if url else FileSink(state_dir), **kwargs)
+
+
+def read_window(state_dir: Path, environment: str, model: str, since: datetime, url: str | None = None) -> Any:
     """Every logged row of (environment, model) answered at or after `since`, oldest first; an
-    empty frame when there is none."""
+    empty frame when there is none. `url`: the database the servers log to, else the files."""
     import pandas as pd
+
+    if url:
+        return _read_database(url, environment, model, since)
 
     directory = log_dir(state_dir, environment, model)
     cutoff = since.timestamp()
@@ -139,6 +243,32 @@ def read_window(state_dir: Path, environment: str, model: str, since: datetime) 
     if not frames:
         return pd.DataFrame(columns=list(META))
     return pd.concat(frames, ignore_index=True).sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def _read_database(url: str, environment: str, model: str, since: datetime) -> Any:
+    import pandas as pd
+    import sqlalchemy as sa
+
+    engine, table = _database(url)
+    query = (
+        sa.select(table)
+        .where(table.c.environment == environment, table.c.model == model, table.c.time >= since)
+        .order_by(table.c.time, table.c.id)
+    )
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+    except sa.exc.SQLAlchemyError as exc:
+        raise RequestLogError(f"request log {redact_url(url)}: cannot read it ({type(exc).__name__})") from exc
+    finally:
+        engine.dispose()
+    if not rows:
+        return pd.DataFrame(columns=list(META))
+    inputs = pd.DataFrame.from_records([json.loads(r["inputs"]) for r in rows])
+    meta = pd.DataFrame.from_records([{k: r[k] for k in META} for r in rows])
+    meta["time"] = pd.to_datetime(meta["time"], utc=True)
+    prediction = pd.Series([json.loads(r["prediction"]) for r in rows], name=PREDICTION)
+    return pd.concat([meta, inputs, prediction], axis=1)
 
 
 def features_of(frame: Any, keep: Sequence[str] = ()) -> Any:

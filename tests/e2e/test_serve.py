@@ -329,3 +329,43 @@ def test_the_cache_answers_repeats_and_never_from_another_version(
         assert third[2] == "2" and third[1]["version"] == "2"
         assert server.metric("reconciler_cache_hits_total", version="2") == 1, "only the row asked just before"
         assert server.metric("reconciler_cache_misses_total", version="2") == 20
+
+
+def test_servers_of_a_team_log_requests_to_postgresql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RECONCILER_REQUEST_LOG_URL: the request log in a database every server and the monitoring
+    job reach, instead of one machine's files."""
+    import uuid
+
+    from tests.e2e.server import _connect, postgres_or_skip
+
+    postgres_or_skip()
+    database = f"reconciler_{uuid.uuid4().hex[:12]}"
+    with _connect("test") as admin:  # type: ignore[attr-defined]
+        admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        monkeypatch.setenv("RECONCILER_REQUEST_LOG_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}")
+        repo = small_repo(tmp_path, monkeypatch)
+        batch = shifted(features("iris-classifier"), "petal length (cm)", 1.0)
+        rng = np.random.default_rng(11)
+        with serving(repo, "--env", "production") as server:
+            conn = server.connection()
+            for _ in range(100):
+                rows = batch.iloc[rng.integers(0, len(batch), size=3)]
+                assert post(conn, "production", "iris-classifier", {"inputs": rows.values.tolist()})[0] == 200
+            deadline = time.monotonic() + 15
+            while server.metric("reconciler_request_log_rows_total") < 300:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert any(f"request log: postgresql+psycopg://127.0.0.1:5432/{database}" in line for line in server.output)
+        assert not (repo / ".reconciler" / "requests").exists()
+        capsys.readouterr()
+        argv = ["monitor", str(repo), "--env", "production", "--since", "1h", "--no-log", "--format", "json"]
+        assert main([*argv, "--model", "iris-classifier"]) == 1
+        (report,) = json.loads(capsys.readouterr().out)
+        assert report["rows"] == 300
+        assert [f["name"] for f in report["drift"]["features"] if f["drifted"]] == ["petal length (cm)"]
+    finally:
+        with _connect("test") as admin:  # type: ignore[attr-defined]
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
