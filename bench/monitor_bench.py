@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.repos import committed_repo
+
 PY = sys.executable
 
 SPECS = {
@@ -54,16 +56,7 @@ def main() -> int:
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     with tempfile.TemporaryDirectory() as tmp:
-        repo = Path(tmp) / "repo"
-        for rel, text in SPECS.items():
-            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-            (repo / rel).write_text(text)
-        for git in (
-            ["init", "-q", "-b", "main"],
-            ["add", "-A"],
-            ["-c", "user.name=b", "-c", "user.email=b@x", "commit", "-qm", "s"],
-        ):
-            subprocess.run(["git", *git], cwd=repo, check=True, capture_output=True)
+        repo = committed_repo(Path(tmp) / "repo", SPECS)
         timed([PY, "-m", "reconciler", "apply", str(repo)], env)
 
         import numpy as np

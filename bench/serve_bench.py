@@ -23,8 +23,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from bench.repos import committed_repo
 from tests.e2e.serve_helpers import serving
 
 PY = sys.executable
@@ -51,12 +54,16 @@ def in_process(repo: Path, rows: list[list[float]], columns: list[str]) -> list[
 
     mlflow.set_tracking_uri(f"sqlite:///{repo / '.reconciler' / 'mlflow.db'}")
     model = mlflow.pyfunc.load_model("models:/iris-classifier@production")
-    frames = [pd.DataFrame([row], columns=columns) for row in rows]
-    model.predict(frames[0])
+    return each_timed(model.predict, [pd.DataFrame([row], columns=columns) for row in rows])
+
+
+def each_timed(fn: Callable[[Any], Any], inputs: list[Any]) -> list[float]:
+    """Seconds of each call, after one call to warm up."""
+    fn(inputs[0])
     out = []
-    for frame in frames:
+    for item in inputs:
         start = time.perf_counter()
-        model.predict(frame)
+        fn(item)
         out.append(time.perf_counter() - start)
     return out
 
@@ -71,14 +78,7 @@ def raw_predict(repo: Path, rows: list[list[float]]) -> list[float]:
 
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
     estimator = MlflowStore.for_repo(repo).load_model("iris-classifier", "1")
-    arrays = [np.asarray([row]) for row in rows]
-    estimator.predict(arrays[0])
-    out = []
-    for array in arrays:
-        start = time.perf_counter()
-        estimator.predict(array)
-        out.append(time.perf_counter() - start)
-    return out
+    return each_timed(estimator.predict, [np.asarray([row]) for row in rows])
 
 
 def served(port: int, rows: list[list[float]]) -> list[float]:
@@ -146,16 +146,7 @@ def main() -> int:
     columns = list(iris.columns)
     rows = [iris.iloc[i % len(iris)].tolist() for i in range(args.requests)]
     with tempfile.TemporaryDirectory() as tmp:
-        repo = Path(tmp) / "repo"
-        for rel, text in SPECS.items():
-            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-            (repo / rel).write_text(text)
-        for cmd in (
-            ["init", "-q", "-b", "main"],
-            ["add", "-A"],
-            ["-c", "user.name=b", "-c", "user.email=b@x", "commit", "-qm", "s"],
-        ):
-            subprocess.run(["git", *cmd], cwd=repo, check=True, capture_output=True)
+        repo = committed_repo(Path(tmp) / "repo", SPECS)
         env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
         subprocess.run([PY, "-m", "reconciler", "apply", str(repo)], check=True, capture_output=True, env=env)
         local = in_process(repo, rows, columns)
