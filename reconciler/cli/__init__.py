@@ -9,12 +9,25 @@ import traceback
 from collections.abc import Sequence
 
 from reconciler import __version__
-from reconciler.cli import apply, history, init, inputs, monitor, plan, schema, serve, status, unlock, validate
+from reconciler.cli import (
+    apply,
+    history,
+    init,
+    inputs,
+    monitor,
+    plan,
+    render,
+    schema,
+    serve,
+    status,
+    unlock,
+    validate,
+)
 from reconciler.diagnostics import InvalidSpecs, ReconcilerError
 from reconciler.github import actions as gha
 from reconciler.redact import redact
 
-COMMANDS = (init, validate, plan, apply, status, history, monitor, serve, unlock, schema, inputs)
+COMMANDS = (init, validate, plan, apply, status, history, monitor, serve, render, unlock, schema, inputs)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -501,6 +501,11 @@ class MlflowStore:
             raise ReconcilerError(f"v{version} of '{model}' cannot be loaded: {exc}") from exc
         return load_skops(local, flavors.get("sklearn") or {}, f"v{version} of '{model}'")
 
+    def artifact_location(self, model: str, version: str) -> str:
+        """Where a version's files are, resolved (never through an alias): what a deployment
+        outside MLflow fetches, e.g. KServe's storageUri."""
+        return str(self._call(self.client.get_model_version_download_uri, model, version))
+
     # --- monitoring -----------------------------------------------------------------------
 
     def load_profile(self, version: VersionState) -> dict[str, Any] | None:

@@ -64,6 +64,18 @@ def first_commit(path: Path) -> str:
     return roots[-1] if roots else ""
 
 
+def remote_url(path: Path, name: str = "origin") -> str:
+    """The URL of a remote, or "" (no git, no such remote). Credentials in it are the caller's
+    to redact before showing it."""
+    repo = _repo(path)
+    if repo is None:
+        return ""
+    try:
+        return str(repo.remote(name).url)
+    except (ValueError, AttributeError):
+        return ""
+
+
 NO_BASE = "no-base"  # nothing came before: outside git, or HEAD^ of a repository's first commit
 
 
