@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -492,14 +493,21 @@ class MlflowStore:
         and even its skops path trusts the type list the artifact declares. Here only the skops
         format is read, and only types from scikit-learn, NumPy and SciPy are trusted, whatever
         the artifact says."""
-        try:
-            local = Path(
-                self._call(self._mlflow.artifacts.download_artifacts, artifact_uri=f"models:/{model}/{version}")
-            )
-            flavors = self._call(self._mlflow.models.Model.load, str(local)).flavors
-        except RegistryError as exc:
-            raise ReconcilerError(f"v{version} of '{model}' cannot be loaded: {exc}") from exc
-        return load_skops(local, flavors.get("sklearn") or {}, f"v{version} of '{model}'")
+        # A directory of our own, removed once the model is in memory: a server that follows
+        # promotions for weeks would otherwise leave a copy of every version in /tmp.
+        with tempfile.TemporaryDirectory(prefix="reconciler-model-") as tmp:
+            try:
+                local = Path(
+                    self._call(
+                        self._mlflow.artifacts.download_artifacts,
+                        artifact_uri=f"models:/{model}/{version}",
+                        dst_path=tmp,
+                    )
+                )
+                flavors = self._call(self._mlflow.models.Model.load, str(local)).flavors
+            except RegistryError as exc:
+                raise ReconcilerError(f"v{version} of '{model}' cannot be loaded: {exc}") from exc
+            return load_skops(local, flavors.get("sklearn") or {}, f"v{version} of '{model}'")
 
     def artifact_location(self, model: str, version: str) -> str:
         """Where a version's files are, resolved (never through an alias): what a deployment
