@@ -192,7 +192,10 @@ class Follower:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.poll_once()
+            try:
+                self.poll_once()
+            except Exception as exc:  # a bug here must not stop the server following the registry
+                self.say(f"serve: internal error while following the registry: {redact(repr(exc))[:300]}")
             self._stop.wait(self.poll_seconds)
 
     def stop(self) -> None:
