@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.desired.load import load_desired
+from reconciler.desired.load import load_desired, validate_repo
 from reconciler.desired.model import Desired
-from reconciler.diagnostics import ReconcilerError
+from reconciler.diagnostics import InvalidSpecs, ReconcilerError
 from reconciler.plan.contracts import check_untrained_data
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import make_plan
 from reconciler.policy.base import LazyChanges
 from reconciler.policy.police import police
+from reconciler.spec.loader import LoadResult
 from reconciler.state.actual import ActualState
 from reconciler.state.mlflow_store import MlflowStore
 from reconciler.vcs.workspace import Workspace, find_workspace
@@ -88,6 +89,19 @@ def open_session(
         desired = check_untrained_data(desired, actual, scope)
     plan = police(make_plan(desired, actual, scope), desired, actual, changes)
     return Session(repo, desired, store, actual, plan, scope, changes)
+
+
+def valid_specs(root: Path, environments: Sequence[str] | None) -> LoadResult:
+    """The specs of `root`, checked (spec-only policies judged), with every environment asked
+    for known: where commands that do not plan (serve, render) start from."""
+    result = validate_repo(root)
+    if not result.ok:
+        raise InvalidSpecs(result.errors)
+    known = result.desired.specs.environments
+    unknown = [e for e in environments or () if e not in known]
+    if unknown:
+        raise ReconcilerError(f"no environment '{unknown[0]}' in the specs (known: {', '.join(sorted(known))})")
+    return result
 
 
 def add_allow_dirty(p: Any) -> None:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli.common import add_workspace, find_workspace_of
+from reconciler.cli.common import add_workspace, find_workspace_of, valid_specs
 
 PLACEHOLDER_REPO = "https://github.com/OWNER/REPO.git"
 
@@ -25,8 +25,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler.desired.load import validate_repo
-    from reconciler.diagnostics import InvalidSpecs, ReconcilerError
     from reconciler.redact import redact
     from reconciler.render.kserve import HEADER, Deployed, manifests
     from reconciler.state import tags
@@ -35,16 +33,12 @@ def run(args: argparse.Namespace) -> int:
 
     where = find_workspace_of(args)
     root = where.root
-    result = validate_repo(root)
-    if not result.ok:
-        raise InvalidSpecs(result.errors)
+    result = valid_specs(root, args.env)
     specs = result.desired.specs
-    unknown = [e for e in args.env or () if e not in specs.environments]
-    if unknown:
-        raise ReconcilerError(f"no environment '{unknown[0]}' in the specs")
     store = MlflowStore.for_repo(root)
     actual = store.read()
     deployed = []
+    locations: dict[tuple[str, str], str] = {}
     for env, model in sorted(result.desired.resolved):
         if args.env and env not in args.env:
             continue
@@ -55,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
             continue
         state = rm.versions[version]
         commit = state.tags.get(tags.GIT_COMMIT, "")
-        deployed.append(
-            Deployed(env, model, version, state.fingerprint, commit, store.artifact_location(model, version))
-        )
+        if (model, version) not in locations:  # one version promoted through every environment: one read
+            locations[(model, version)] = store.artifact_location(model, version)
+        deployed.append(Deployed(env, model, version, state.fingerprint, commit, locations[(model, version)]))
     out: Path = args.out or root / "deploy"
     top = where.git_top or root
     try:

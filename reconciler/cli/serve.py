@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from reconciler.cli.common import add_workspace, workspace
+from reconciler.cli.common import add_workspace, valid_specs, workspace
 
 
 def register(sub: Any) -> None:
@@ -31,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from reconciler.desired.load import STATE_DIR, validate_repo
-    from reconciler.diagnostics import InvalidSpecs, ReconcilerError
+    from reconciler.desired.load import STATE_DIR
+    from reconciler.diagnostics import ReconcilerError
     from reconciler.monitor.request_log import URL_VARIABLE, open_request_log
     from reconciler.redact import redact_url
     from reconciler.serve.app import create_app
@@ -48,15 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if args.poll is not None and not 0.05 <= args.poll <= 3600:
         args.parser_error(f"--poll {args.poll}: expected 0.05-3600 seconds")
     root = workspace(args)
-    result = validate_repo(root)
-    if not result.ok:
-        raise InvalidSpecs(result.errors)
+    result = valid_specs(root, args.env)
     specs = result.desired.specs
-    unknown = [e for e in args.env or () if e not in specs.environments]
-    if unknown:
-        raise ReconcilerError(
-            f"no environment '{unknown[0]}' in the specs (known: {', '.join(sorted(specs.environments))})"
-        )
     slots = {
         (env, model): Slot(env, model, specs.environments[env].serving_of(model))
         for (env, model) in sorted(result.desired.resolved)
