@@ -8,7 +8,7 @@ from reconciler import chaos
 from reconciler.apply.outcome import Status, StepResult
 from reconciler.apply.run import Run
 from reconciler.plan.model import Action
-from reconciler.state.actual import version_label
+from reconciler.state.actual import VersionState, version_label
 
 
 def run_promote(run: Run, action: Action) -> StepResult:
@@ -16,6 +16,26 @@ def run_promote(run: Run, action: Action) -> StepResult:
     if version is None:
         why = run.failed_fingerprints.get((action.model, action.fingerprint or ""), "no version to promote")
         return StepResult(Status.SKIPPED, why)
+    refused = refusal_to_move(run, action, version)
+    if refused is not None:
+        return refused
+    target = run.targets[(action.environment, action.model)]
+    chaos.point("promote:before-alias")
+    ledger = run.store.move_alias(action.model, action.environment, action.from_version, version.version)
+    chaos.point("promote:after-alias")
+    entry = run.store.append_ledger(
+        action.model,
+        run.entry(action.environment, action.from_version, version.version, action.reason, target.entry.gates_hash),
+        ledger,
+    )
+    run.cache.moved(action.model, action.environment, version.version, (*ledger, entry))
+    moved = f"{action.environment}: {version_label(action.from_version)} -> v{version.version}"
+    return StepResult(Status.DONE, moved, version.version)
+
+
+def refusal_to_move(run: Run, action: Action, version: VersionState) -> StepResult | None:
+    """Why the environment may not take `version` (its gates, or upstream ones, or the
+    policies), as the step's result; None when it may."""
     target = run.targets[(action.environment, action.model)]
     for env, gates in [*reversed(target.entry.ancestors), (action.environment, target.entry.gates_hash)]:
         verdict = version.verdict(env, gates)
@@ -35,17 +55,7 @@ def run_promote(run: Run, action: Action) -> StepResult:
         if refusals:
             stays = version_label(action.from_version)
             return StepResult(Status.FAILED, "; ".join(refusals) + f"; alias stays at {stays}")
-    chaos.point("promote:before-alias")
-    ledger = run.store.move_alias(action.model, action.environment, action.from_version, version.version)
-    chaos.point("promote:after-alias")
-    entry = run.store.append_ledger(
-        action.model,
-        run.entry(action.environment, action.from_version, version.version, action.reason, target.entry.gates_hash),
-        ledger,
-    )
-    run.cache.moved(action.model, action.environment, version.version, (*ledger, entry))
-    moved = f"{action.environment}: {version_label(action.from_version)} -> v{version.version}"
-    return StepResult(Status.DONE, moved, version.version)
+    return None
 
 
 def run_demote(run: Run, action: Action) -> StepResult:

@@ -20,6 +20,7 @@ from reconciler.apply.cache import RegistryCache
 from reconciler.apply.evaluate_step import run_evaluate
 from reconciler.apply.fit import Fitted, Progress
 from reconciler.apply.outcome import Listener, Outcome, Report, Status, StepResult
+from reconciler.apply.rollout_step import run_abort, run_rollout
 from reconciler.apply.run import Run
 from reconciler.apply.train_step import run_train
 from reconciler.desired.model import Target
@@ -41,6 +42,8 @@ STEPS: Mapping[Kind, Callable[[Run, Action], StepResult]] = {
     Kind.EVALUATE: run_evaluate,
     Kind.PROMOTE: run_promote,
     Kind.DEMOTE: run_demote,
+    Kind.ROLLOUT: run_rollout,
+    Kind.ABORT: run_abort,
 }
 
 
@@ -161,6 +164,8 @@ class Executor:
         cache, targets = self.run_state.cache, self.run_state.targets
         if action.model in cache.unmanaged:
             return f"registered model '{action.model}' is not managed by the reconciler; not touched"
+        if action.kind is Kind.ABORT:
+            return None  # ending a rollout of a model we manage is always allowed; it never moves an alias
         if action.kind is not Kind.DEMOTE:
             if (action.environment, action.model) not in targets:
                 return f"'{action.model}' is not deployed to '{action.environment}' by the specs; not touched"

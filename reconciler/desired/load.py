@@ -94,6 +94,7 @@ def load_desired(repo: Path, vcs_root: Path | None = None) -> Desired:
             ancestors=tuple(ancestors),
             data_problems=(unreadable[hkey],) if hkey in unreadable else (),
             pin=item.pin,
+            rollout=env.rollout_of(item.name),
         )
         targets[key] = Target(item, entry, root, spec_file, hashes[hkey])
     for hasher in hashers.values():

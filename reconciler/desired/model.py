@@ -10,6 +10,7 @@ from typing import Any
 from reconciler.spec.kinds import Dataset, Gate, Model
 from reconciler.spec.loader import DesiredState
 from reconciler.spec.resolve import ResolvedModel
+from reconciler.spec.rollout import Rollout
 from reconciler.vcs.git import Provenance
 
 
@@ -26,6 +27,7 @@ class DesiredEntry:
     ancestors: tuple[tuple[str, str], ...] = ()  # (upstream environment, its gates hash), nearest first
     data_problems: tuple[str, ...] = ()
     pin: str | None = None
+    rollout: Rollout | None = None  # how a new version takes traffic; None: one alias move
 
 
 @dataclass(frozen=True)

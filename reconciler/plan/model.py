@@ -20,6 +20,8 @@ class Kind(str, Enum):
     EVALUATE = "evaluate"
     PROMOTE = "promote"
     DEMOTE = "demote"
+    ROLLOUT = "rollout"  # start a rollout: the candidate takes traffic by steps, the alias moves at the end
+    ABORT = "abort"  # end a rollout the specs no longer want; the alias stays
     NOOP = "noop"
     BLOCKED = "blocked"
 
@@ -110,6 +112,8 @@ class Plan:
             "promote": promotes,
             "restore": restores,
             "remove": sum(1 for a in self.actions if a.kind is Kind.DEMOTE),
+            "rollout": sum(1 for a in self.actions if a.kind is Kind.ROLLOUT),
+            "abort": sum(1 for a in self.actions if a.kind is Kind.ABORT),
             "blocked": sum(1 for a in self.actions if a.kind is Kind.BLOCKED),
             "noop": sum(1 for a in self.actions if a.kind is Kind.NOOP),
         }
@@ -129,6 +133,10 @@ class Plan:
             parts.append(f"{c['evaluate']} to evaluate")
         if c["restore"]:
             parts.append(f"{c['restore']} to restore")
+        if c["rollout"]:
+            parts.append(f"{c['rollout']} to roll out")
+        if c["abort"]:
+            parts.append(f"{c['abort']} rollout{'s' if c['abort'] > 1 else ''} to abort")
         if c["remove"]:
             parts.append(f"{c['remove']} to remove")
         parts.append(f"{c['blocked']} blocked")

@@ -72,6 +72,32 @@ def _plan_entry(
     if name in actual.unmanaged:
         return [act(Kind.BLOCKED, "a registered model of this name exists and is not managed by the reconciler")]
     version = rm.by_fingerprint(fp) if rm else None
+    rolling = rm.rollout(env) if rm else None
+    if rolling is not None and (version is None or rolling.candidate != version.version):
+        # A revert (or a newer change) while a rollout runs: the candidate is no longer wanted.
+        why = f"the specs no longer deploy v{rolling.candidate}: abort its rollout ({rolling.where()})"
+        aborted = Action(Kind.ABORT, env, name, rolling.fingerprint, current, current, why, gates=gates)
+        after = _plan_version(entry, rm, version, current, trained, changes)
+        return [aborted, *(a for a in after if a.kind is not Kind.NOOP)]
+    if rolling is not None and version is not None:
+        return [act(Kind.NOOP, f"rollout of v{version.version} in progress: {rolling.where()}", to=version.version)]
+    return _plan_version(entry, rm, version, current, trained, changes)
+
+
+def _plan_version(
+    entry: DesiredEntry,
+    rm: RegisteredModelState | None,
+    version: VersionState | None,
+    current: str | None,
+    trained: set[tuple[str, str]],
+    changes: ChangesFn,
+) -> list[Action]:
+    env, name, fp = entry.environment, entry.model, entry.fingerprint
+    gates = entry.gates
+
+    def act(kind: Kind, reason: str, **kw: object) -> Action:
+        return Action(kind, env, name, fp, current, kw.pop("to", None), reason, gates=gates, **kw)  # type: ignore[arg-type]
+
     old_spec = _spec_of(rm, current)
     diff = (
         changes(old_spec, entry.spec) if current is not None and (version is None or current != version.version) else ()
@@ -90,8 +116,12 @@ def _plan_entry(
             out.append(act(Kind.TRAIN, why, changes=diff))
         needs = (*tuple(u for u, _ in reversed(entry.ancestors)), env)
         out.append(act(Kind.EVALUATE, "gates of " + ", ".join(needs), evaluate_in=needs))
-        out.append(act(Kind.PROMOTE, _promote_reason(None, drift, entry), changes=diff, drift=drift is not None))
+        out.append(_move(act, entry, None, current, drift, diff))
         return out
+
+    aborted = _aborted(version, env) if current != version.version else None
+    if aborted is not None:
+        return [act(Kind.BLOCKED, aborted, to=version.version)]
 
     for upstream, upstream_hash in entry.ancestors:
         verdict = version.verdict(upstream, upstream_hash)
@@ -120,16 +150,39 @@ def _plan_entry(
     if needs:
         out.append(act(Kind.EVALUATE, why, to=version.version, evaluate_in=needs))
     if current != version.version:
-        out.append(
-            act(
-                Kind.PROMOTE,
-                _promote_reason(version, drift, entry),
-                to=version.version,
-                changes=diff,
-                drift=drift is not None,
-            )
-        )
+        out.append(_move(act, entry, version, current, drift, diff))
     return out
+
+
+def _move(
+    act: Callable[..., Action],
+    entry: DesiredEntry,
+    version: VersionState | None,
+    current: str | None,
+    drift: str | None,
+    diff: tuple[Change, ...],
+) -> Action:
+    """Promote (one alias move), or start a rollout when the environment asks for one."""
+    to = version.version if version is not None else None
+    if entry.rollout is not None and current is not None and drift is None:
+        # A rollout replaces a version that serves; the first version, or restoring an alias
+        # moved by hand, is one move.
+        what = f"v{version.version}" if version is not None else "the new version"
+        why = f"roll out {what} by {entry.rollout.describe()}; the alias moves once the analysis passes"
+        return act(Kind.ROLLOUT, why, to=to, changes=diff)
+    return act(Kind.PROMOTE, _promote_reason(version, drift, entry), to=to, changes=diff, drift=drift is not None)
+
+
+def _aborted(version: VersionState, env: str) -> str | None:
+    """Why the version may not roll out to `env` again: its rollout there was aborted."""
+    ended = version.rollout_verdict(env)
+    if ended is None or ended.phase != "aborted":
+        return None
+    failing = f" ({'; '.join(ended.failing)})" if ended.failing else ""
+    return (
+        f"the rollout of v{version.version} to '{env}' was aborted on {ended.at[:10]}: {ended.reason}{failing}; "
+        "change the model's spec to try a new version"
+    )
 
 
 def _evaluation(version: VersionState, entry: DesiredEntry) -> tuple[tuple[str, ...], str]:
@@ -198,7 +251,13 @@ def _demotions(env: str, actual: ActualState, wanted: set[tuple[str, str]]) -> l
     for name in sorted(actual.models):
         rm = actual.models[name]
         current = rm.aliases.get(env)
-        if current is None or (env, name) in wanted:
+        if (env, name) in wanted:
+            continue
+        rolling = rm.rollout(env)
+        if rolling is not None:
+            why = f"removed from the environment: abort the rollout of v{rolling.candidate}"
+            out.append(Action(Kind.ABORT, env, name, rolling.fingerprint, current, current, why))
+        if current is None:
             continue
         last = rm.last_move(env)
         if last is None or last.to_version != current:

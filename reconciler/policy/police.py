@@ -60,7 +60,7 @@ def police(
     for key, group in grouped.items():
         if key not in desired.targets or all(a.kind in (Kind.NOOP, Kind.BLOCKED) for a in group):
             continue
-        action = next((a for a in group if a.kind is Kind.PROMOTE), group[0])
+        action = next((a for a in group if a.kind in (Kind.PROMOTE, Kind.ROLLOUT)), group[0])
         rm = actual.model(key[1]) if actual is not None else None
         candidate = rm.versions.get(action.to_version) if rm and action.to_version else None
         current = rm.versions.get(action.from_version) if rm and action.from_version else None

@@ -32,6 +32,7 @@ from reconciler.sources import Source
 from reconciler.sources.csv_file import CsvSource as CsvSource
 from reconciler.sources.parquet_file import ParquetSource as ParquetSource
 from reconciler.sources.sklearn_bundled import SklearnSource as SklearnSource
+from reconciler.spec.rollout import Rollout
 
 API_VERSION = "reconciler/v1"
 
@@ -43,6 +44,8 @@ Fraction = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 
 # MLflow aliases must match ^[\w\-]*$ and may not be `latest` or `v<N>`.
 RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$")
+# A rollout's candidate is held by the alias `<environment>-candidate`.
+CANDIDATE_SUFFIX = "-candidate"
 
 
 class Object(Spec):
@@ -248,6 +251,9 @@ class Deployment(Spec):
     )
     pin: GitRevision | None = Field(default=None, description="Deploy the model spec as it was at this git revision.")
     serving: Serving | None = Field(default=None, description="Serving settings of this model here.")
+    rollout: Rollout | None = Field(
+        default=None, description="How a new version of this model takes traffic here (replaces the environment's)."
+    )
 
     @field_validator("overrides")
     @classmethod
@@ -264,17 +270,28 @@ class Environment(Object):
     models: dict[Name, Deployment] = Field(default_factory=dict)
     description: str = ""
     serving: Serving | None = Field(default=None, description="Serving settings of every model here.")
+    rollout: Rollout | None = Field(
+        default=None, description="How a new version takes traffic here; without it, promotion is one alias move."
+    )
 
     def serving_of(self, model: str) -> Serving:
         base = self.serving or Serving()
         deployment = self.models.get(model)
         return deployment.serving.over(base) if deployment and deployment.serving else base
 
+    def rollout_of(self, model: str) -> Rollout | None:
+        """The model's own rollout block, else the environment's; None for an immediate move."""
+        deployment = self.models.get(model)
+        chosen = deployment.rollout if deployment and deployment.rollout else self.rollout
+        return chosen if chosen is not None and chosen.gradual else None
+
     @field_validator("name")
     @classmethod
     def _alias_safe(cls, v: str) -> str:
         if RESERVED_ALIAS.match(v):
             raise ValueError(f"'{v}' is reserved by the MLflow registry and cannot name an environment")
+        if v.endswith(CANDIDATE_SUFFIX):
+            raise ValueError(f"names ending in '{CANDIDATE_SUFFIX}' are the aliases of rollouts' candidates")
         return v
 
 

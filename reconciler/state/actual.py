@@ -10,6 +10,7 @@ from typing import Any
 
 from reconciler.gates.verdict import Verdict
 from reconciler.state import tags as t
+from reconciler.state.rollout import RolloutState, RolloutVerdict, rollouts_of
 from reconciler.state.signing import split_trusted
 
 
@@ -62,6 +63,10 @@ class VersionState:
         verdict = self.verdict(environment)
         return verdict is not None and verdict.gates_hash == gates_hash
 
+    def rollout_verdict(self, environment: str) -> RolloutVerdict | None:
+        raw = self.tags.get(t.ROLLOUT_PREFIX + environment)
+        return RolloutVerdict.from_tag(environment, raw) if raw else None
+
     def verdict_environments(self) -> tuple[str, ...]:
         return tuple(sorted(k[len(t.GATE_PREFIX) :] for k in self.tags if k.startswith(t.GATE_PREFIX)))
 
@@ -102,6 +107,14 @@ class LedgerEntry:
     reason: str = ""
     gates: str = ""  # hash of the gates the version had passed when the alias moved
     dirty: bool = False  # applied with --allow-dirty: the specs were not exactly `commit`'s
+    # A rollout's step (the environment's alias stays, from == to, until `promoted`):
+    # started | step | promoted | aborted, and the candidate version it concerns.
+    event: str = ""
+    candidate: str | None = None
+
+    @property
+    def moved(self) -> bool:
+        return self.from_version != self.to_version
 
     def to_json(self) -> str:
         raw: dict[str, Any] = {
@@ -116,6 +129,8 @@ class LedgerEntry:
         }
         if self.dirty:
             raw["dirty"] = True
+        if self.event:
+            raw["event"], raw["candidate"] = self.event, self.candidate
         return json.dumps(raw, separators=(",", ":"))
 
     @classmethod
@@ -131,12 +146,12 @@ class LedgerEntry:
                 return None
             commit, at, plan, reason, gates = (raw.get(k, "") for k in ("commit", "at", "plan", "reason", "gates"))
             before, after = raw.get("from"), raw.get("to")
-            texts_ok = all(isinstance(v, str) for v in (commit, at, plan, reason, gates))
-            if not texts_ok or not all(v is None or isinstance(v, str) for v in (before, after)):
+            event, candidate = raw.get("event", ""), raw.get("candidate")
+            texts_ok = all(isinstance(v, str) for v in (commit, at, plan, reason, gates, event))
+            if not texts_ok or not all(v is None or isinstance(v, str) for v in (before, after, candidate)):
                 return None
-            return cls(
-                int(digits), raw["env"], before, after, commit, at, plan, reason, gates, raw.get("dirty") is True
-            )
+            dirty = raw.get("dirty") is True
+            return cls(int(digits), raw["env"], before, after, commit, at, plan, reason, gates, dirty, event, candidate)
         except (ValueError, RecursionError):
             return None
 
@@ -148,6 +163,12 @@ class RegisteredModelState:
     aliases: Mapping[str, str]  # environment -> version
     versions: Mapping[str, VersionState]  # version -> state
     ledger: tuple[LedgerEntry, ...] = ()
+    rollouts: Mapping[str, RolloutState] = field(default_factory=dict)  # environment -> latest rollout
+
+    def rollout(self, environment: str) -> RolloutState | None:
+        """The rollout under way in the environment, if one is."""
+        state = self.rollouts.get(environment)
+        return state if state is not None and state.progressing else None
 
     def last_move(self, environment: str) -> LedgerEntry | None:
         moves = [e for e in self.ledger if e.environment == environment]
@@ -204,4 +225,5 @@ def registered_model_state(
         aliases={alias: str(v) for alias, v in aliases.items()},
         versions={v.version: v for v in sorted(versions, key=lambda v: int(v.version))},
         ledger=parse_ledger(tags),
+        rollouts=rollouts_of(tags),
     )

@@ -36,6 +36,7 @@ from reconciler.state.actual import (
     version_label,
     version_state,
 )
+from reconciler.state.rollout import RolloutState, RolloutVerdict, candidate_alias, state_key
 from reconciler.state.signing import METRICS_SIGNATURE, sign_metrics
 
 EXPERIMENT = "reconciler"
@@ -394,6 +395,71 @@ class MlflowStore:
         self._call(self.client.set_registered_model_tag, model, f"{t.LEDGER_PREFIX}{seq:06d}", stored.to_json())
         chaos.point("promote:after-ledger")
         return stored
+
+    # --- rollouts: every write compares what it replaces first ----------------------------
+
+    def start_rollout(self, model: str, state: RolloutState, entry: LedgerEntry) -> LedgerEntry:
+        """Point `<env>-candidate` at the candidate and record the rollout, if the environment's
+        alias still holds the champion the plan saw."""
+        self._fenced(critical=True)
+        env = state.environment
+        rm = self._call(self.client.get_registered_model, model)
+        now = (rm.aliases or {}).get(env)
+        now = str(now) if now is not None else None
+        if now != state.champion:
+            raise ReconcilerError(
+                f"alias {model}@{env} moved while applying "
+                f"(expected {version_label(state.champion)}, found {version_label(now)}); run plan again"
+            )
+        ledger = parse_ledger(rm.tags)
+        _next_seq(model, ledger)
+        self._call(self.client.set_registered_model_alias, model, candidate_alias(env), state.candidate)
+        self._call(self.client.set_registered_model_tag, model, state_key(env), state.to_json())
+        return self.append_ledger(model, entry, ledger)
+
+    def advance_rollout(
+        self, model: str, expected: RolloutState, state: RolloutState, entry: LedgerEntry | None = None
+    ) -> bool:
+        """Replace the recorded rollout `expected` with `state`; False (nothing written) when
+        another process changed it first."""
+        self._fenced()
+        rm = self._call(self.client.get_registered_model, model)
+        if (rm.tags or {}).get(state_key(state.environment)) != expected.to_json():
+            return False
+        self._call(self.client.set_registered_model_tag, model, state_key(state.environment), state.to_json())
+        if entry is not None:
+            self.append_ledger(model, entry, parse_ledger(rm.tags))
+        return True
+
+    def end_rollout(
+        self, model: str, expected: RolloutState, state: RolloutState, verdict: RolloutVerdict, entry: LedgerEntry
+    ) -> bool:
+        """Finish a rollout: promoted moves the environment's alias to the candidate (once,
+        compared against the champion), aborted leaves it; either way the candidate alias goes
+        and the verdict is written on the candidate. False when another process got there first."""
+        self._fenced(critical=True)
+        env = state.environment
+        rm = self._call(self.client.get_registered_model, model)
+        if (rm.tags or {}).get(state_key(env)) != expected.to_json():
+            return False
+        ledger = parse_ledger(rm.tags)
+        _next_seq(model, ledger)
+        if verdict.phase == "promoted":
+            now = (rm.aliases or {}).get(env)
+            now = str(now) if now is not None else None
+            if now != expected.champion:
+                raise ReconcilerError(
+                    f"alias {model}@{env} moved during the rollout (expected {version_label(expected.champion)}, "
+                    f"found {version_label(now)}); the rollout of v{state.candidate} is not promoted"
+                )
+            chaos.point("rollout:before-alias")
+            self._call(self.client.set_registered_model_alias, model, env, state.candidate)
+        self._call(self.client.set_registered_model_tag, model, state_key(env), state.to_json())
+        self.set_version_tag(model, state.candidate, state_key(env), verdict.to_json())
+        if candidate_alias(env) in (rm.aliases or {}):
+            self._call(self.client.delete_registered_model_alias, model, candidate_alias(env))
+        self.append_ledger(model, entry, ledger)
+        return True
 
     def try_lock(self, lease: Lease) -> Lease | None:
         """Take the lock, or return the lease that holds it (an unreadable lock counts as expired)."""

@@ -17,6 +17,9 @@ GATE_PREFIX = PREFIX + "gate."
 PREVIEW_PREFIX = PREFIX + "preview."
 DIRTY = PREFIX + "git_dirty"
 LEDGER_PREFIX = PREFIX + "ledger."
+# On a registered model: the rollout under way (or last ended) per environment; on a version:
+# how its rollout to an environment ended.
+ROLLOUT_PREFIX = PREFIX + "rollout."
 
 # MLflow limits tag values (5000 characters for model version tags).
 MAX_TAG_VALUE = 5000

@@ -1,0 +1,1 @@
+"""Rollouts: analysis of live traffic, the next step, and writing it to the registry."""
