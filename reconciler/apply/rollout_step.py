@@ -13,7 +13,7 @@ from reconciler.apply.outcome import Status, StepResult
 from reconciler.apply.run import Run, now
 from reconciler.plan.model import Action
 from reconciler.state.actual import version_label
-from reconciler.state.rollout import ABORTED, RolloutState, RolloutVerdict
+from reconciler.state.rollout import ABORTED, CANCELLED, RolloutState, RolloutVerdict
 
 
 def run_rollout(run: Run, action: Action) -> StepResult:
@@ -66,7 +66,9 @@ def run_abort(run: Run, action: Action) -> StepResult:
         return StepResult(Status.SKIPPED, "a preview aborts no rollout")
     reason = f"aborted by apply: {action.reason}"
     ended = rolling.moved(phase=ABORTED, reason=reason)
-    verdict = RolloutVerdict(action.environment, ABORTED, reason, now())
+    # Cancelled, not aborted: the specs changed, nothing was learnt against the candidate, so
+    # bringing it back later (a revert of the revert) rolls it out again.
+    verdict = RolloutVerdict(action.environment, CANCELLED, reason, now())
     champion = rolling.champion
     entry = replace(
         run.entry(action.environment, champion, champion, reason), event="aborted", candidate=rolling.candidate

@@ -178,7 +178,8 @@ def _aborted(version: VersionState, env: str) -> str | None:
     ended = version.rollout_verdict(env)
     if ended is None or ended.phase != "aborted":
         return None
-    failing = f" ({'; '.join(ended.failing)})" if ended.failing else ""
+    missing = [f for f in ended.failing if f not in ended.reason]
+    failing = f" ({'; '.join(missing)})" if missing else ""
     return (
         f"the rollout of v{version.version} to '{env}' was aborted on {ended.at[:10]}: {ended.reason}{failing}; "
         "change the model's spec to try a new version"

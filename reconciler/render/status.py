@@ -52,8 +52,13 @@ def status_rows(plan: Plan, actual: ActualState) -> list[StatusRow]:
         last = rm.last_move(row.environment) if rm else None
         actual_version = rm.aliases.get(row.environment) if rm else None
         key = (row.environment, row.model)
+        rolling = rm.rollout(row.environment) if rm else None
         if key in blocked:
             state, detail = "Degraded", blocked[key]
+        elif rolling is not None:
+            state, detail = "Progressing", f"rollout of v{rolling.candidate}: {rolling.where()}"
+            if rolling.last:
+                detail += "; last analysis: " + ", ".join(m.describe() for m in rolling.last)
         elif row.symbol == "=":
             state, detail = "Synced", ""
         elif actual_version is None:
@@ -64,7 +69,7 @@ def status_rows(plan: Plan, actual: ActualState) -> list[StatusRow]:
             StatusRow(
                 environment=row.environment,
                 model=row.model,
-                desired=row.after if row.symbol != "=" else row.before,
+                desired=f"v{rolling.candidate}" if rolling else row.after if row.symbol != "=" else row.before,
                 actual=f"v{actual_version}" if actual_version else "(none)",
                 state=state,
                 since=last.at[:10] if last else "-",

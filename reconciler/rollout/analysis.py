@@ -28,11 +28,24 @@ class Side:
     rows: deque[Mapping[str, Any]] = field(default_factory=lambda: deque(maxlen=KEPT))
     labelled: deque[tuple[Any, Any]] = field(default_factory=lambda: deque(maxlen=KEPT))  # (prediction, label)
 
+    def copy(self) -> Side:
+        return Side(
+            self.requests,
+            self.errors,
+            deque(self.latencies_ms, maxlen=KEPT),
+            deque(self.predictions, maxlen=KEPT),
+            deque(self.rows, maxlen=KEPT),
+            deque(self.labelled, maxlen=KEPT),
+        )
+
 
 @dataclass
 class Observations:
     candidate: Side = field(default_factory=Side)
     champion: Side = field(default_factory=Side)
+
+    def copy(self) -> Observations:
+        return Observations(self.candidate.copy(), self.champion.copy())
 
 
 @dataclass(frozen=True)

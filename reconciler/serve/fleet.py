@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.diagnostics import ReconcilerError
 from reconciler.redact import redact
+from reconciler.rollout.analysis import Observations
+from reconciler.rollout.controller import Controller
+from reconciler.rollout.steps import ABORT, PROMOTE
 from reconciler.serve.cache import PredictionCache
 from reconciler.serve.metrics import Metrics
 from reconciler.spec.kinds import Serving
+from reconciler.state.rollout import RolloutState
 
 RETRY_SECONDS = (5.0, 30.0, 120.0, 300.0)  # after a failed load of a version: wait, then try again
 
@@ -65,9 +70,24 @@ class Slot:
     alias_version: str | None = None  # what the registry's alias held at the last poll
     failures: dict[str, Failure] = field(default_factory=dict)
     cache: PredictionCache = field(init=False)
+    # A rollout under way: its recorded state, the candidate loaded, what both versions did
+    # since the step began (guarded by `lock`: requests write it, the follower judges it).
+    rollout: RolloutState | None = None
+    candidate: Loaded | None = None
+    profile: Any = None  # the candidate's training profile, for input drift
+    seen: Observations = field(default_factory=Observations)
+    seen_for: tuple[str, int] | None = None  # (candidate, step) the observations belong to
+    # Request id -> (champion | candidate, its predictions), for labels sent back later.
+    recent: OrderedDict[str, tuple[str, list[Any]]] = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.cache = PredictionCache(self.serving.cache_size)
+
+    def observations(self) -> Observations:
+        """A copy to judge while requests go on adding to the original."""
+        with self.lock:
+            return self.seen.copy()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -80,7 +100,7 @@ class Slot:
 
     def view(self) -> dict[str, Any]:
         failure = self.failures.get(self.alias_version or "")
-        return {
+        out: dict[str, Any] = {
             "environment": self.environment,
             "model": self.model,
             "alias": self.alias_version,
@@ -88,6 +108,19 @@ class Slot:
             "ready": self.ready,
             "error": failure.message if failure else None,
         }
+        state = self.rollout
+        if state is not None:
+            out["rollout"] = {
+                "candidate": state.candidate,
+                "strategy": state.spec.strategy,
+                "step": state.step + 1,
+                "steps": len(state.spec.steps),
+                "weight": state.weight,
+                "loaded": self.candidate is not None and self.candidate.version == state.candidate,
+                "failures": state.failures,
+                "last": [m.describe() for m in state.last],
+            }
+        return out
 
 
 def columns_of(estimator: Any) -> tuple[str, ...]:
@@ -110,8 +143,10 @@ class Follower:
         poll_seconds: float,
         say: Callable[[str], None] = print,
         clock: Callable[[], float] = time.monotonic,
+        controller: Controller | None = None,
     ) -> None:
         self.store = store
+        self.controller = controller if controller is not None else Controller(store, say)
         self.slots = list(slots)
         self.metrics = metrics
         self.poll_seconds = poll_seconds
@@ -142,7 +177,100 @@ class Follower:
                 continue
             if slot.current is None or slot.current.version != slot.alias_version:
                 self._load(slot, slot.alias_version)
+            self._follow_rollout(slot, rm.rollout(slot.environment) if rm else None, rm)
         self.polls += 1  # after the pass: readiness counts only aliases read in a finished one
+
+    def _follow_rollout(self, slot: Slot, state: RolloutState | None, rm: Any) -> None:
+        """Load the candidate of a rollout under way, keep its observations to its step, and
+        advance it when its analysis is due."""
+        if state is None:
+            self._end_rollout(slot)
+            return
+        if slot.candidate is None or slot.candidate.version != state.candidate:
+            loaded = self._candidate(slot, state.candidate)
+            if loaded is None:
+                slot.rollout = state
+                return
+            slot.candidate = loaded
+            slot.profile = self._profile(rm, state)
+        self._observe(slot, state)
+        if slot.current is None or slot.current.version != state.champion:
+            return  # judge the candidate only against the champion the rollout started from
+        decision = self.controller.tick(slot.model, state, slot.observations(), slot.profile)
+        if decision is None:
+            return
+        if decision.kind == PROMOTE:
+            slot.alias_version = state.candidate
+            self._serving(slot, slot.candidate)
+            self._end_rollout(slot)
+            return
+        if decision.kind == ABORT:
+            self._end_rollout(slot)
+            return
+        self._observe(slot, decision.state)
+
+    def _observe(self, slot: Slot, state: RolloutState) -> None:
+        key = (state.candidate, state.step)
+        with slot.lock:
+            if slot.seen_for != key:
+                fresh = Observations()
+                if slot.seen_for is None or slot.seen_for[0] != state.candidate:
+                    slot.recent = OrderedDict()
+                else:
+                    # The champion's answers stay the reference for prediction drift at a
+                    # later step, even at weight 100 when it answers nothing new.
+                    fresh.champion.predictions.extend(slot.seen.champion.predictions)
+                slot.seen, slot.seen_for = fresh, key
+            slot.rollout = state
+        self.metrics.rollout_weight.labels(slot.environment, slot.model, state.candidate).set(state.weight)
+
+    def _end_rollout(self, slot: Slot) -> None:
+        if slot.rollout is not None:
+            self.metrics.rollout_weight.labels(slot.environment, slot.model, slot.rollout.candidate).set(0)
+        with slot.lock:
+            slot.rollout, slot.candidate, slot.profile, slot.seen_for = None, None, None, None
+            slot.seen, slot.recent = Observations(), OrderedDict()
+
+    def _candidate(self, slot: Slot, version: str) -> Loaded | None:
+        shared = next(
+            (
+                loaded
+                for s in self.slots
+                for loaded in (s.current, s.candidate)
+                if s.model == slot.model and loaded is not None and loaded.version == version
+            ),
+            None,
+        )
+        if shared is not None:
+            return shared
+        failure = slot.failures.get(version)
+        if failure is not None and self.clock() < failure.retry_at:
+            return None
+        labels = (slot.environment, slot.model, version)
+        try:
+            loaded = self._load_version(slot.model, version)
+        except Exception as exc:  # a candidate that cannot load takes no traffic; the champion serves
+            attempts = failure.attempts + 1 if failure else 1
+            wait = RETRY_SECONDS[min(attempts, len(RETRY_SECONDS)) - 1]
+            slot.failures[version] = Failure(redact(str(exc) or type(exc).__name__), attempts, self.clock() + wait)
+            self.metrics.loads.labels(*labels, "failed").inc()
+            self.say(f"serve: candidate v{version} of {slot.model}@{slot.environment} failed to load ({exc})")
+            return None
+        slot.failures.pop(version, None)
+        self.metrics.loads.labels(*labels, "ok").inc()
+        self.say(f"serve: {slot.model}@{slot.environment} loaded candidate v{version}")
+        return loaded
+
+    def _profile(self, rm: Any, state: RolloutState) -> Any:
+        analysis = state.spec.analysis
+        if analysis is None or not any(m.metric == "input_drift" for m in analysis.metrics):
+            return None
+        version = rm.versions.get(state.candidate) if rm else None
+        try:
+            return self.store.load_profile(version) if version is not None else None
+        except Exception as exc:  # no profile: input drift is reported as not measurable
+            self.say(f"serve: no training profile for v{state.candidate} of {state.environment}: {exc}")
+            return None
 
     def _load(self, slot: Slot, version: str) -> None:
         failure = slot.failures.get(version)

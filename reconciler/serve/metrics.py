@@ -28,6 +28,8 @@ class Metrics:
     logged_rows: Counter
     dropped_rows: Counter
     serving: Gauge
+    rollout_weight: Gauge
+    candidate_failures: Counter
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -65,5 +67,17 @@ def new_metrics() -> Metrics:
         ),
         serving=Gauge(
             "reconciler_serving_version", "1 for the version each (environment, model) serves", LABELS, registry=r
+        ),
+        rollout_weight=Gauge(
+            "reconciler_rollout_weight",
+            "Percent of requests a rollout's candidate answers (0 when none, or in a shadow rollout)",
+            LABELS,
+            registry=r,
+        ),
+        candidate_failures=Counter(
+            "reconciler_candidate_failures",
+            "Requests a rollout's candidate failed on (answered by the champion instead, or shadowed)",
+            LABELS,
+            registry=r,
         ),
     )

@@ -15,6 +15,7 @@ from reconciler.spec.rollout import Rollout
 from reconciler.state import tags as t
 
 PROGRESSING, PROMOTED, ABORTED = "progressing", "promoted", "aborted"
+CANCELLED = "cancelled"  # a version's rollout ended by apply (the specs stopped wanting it): no judgement
 
 
 def state_key(environment: str) -> str:
@@ -122,7 +123,7 @@ class RolloutVerdict:
     while its fingerprint stays the same."""
 
     environment: str
-    phase: str  # promoted | aborted
+    phase: str  # promoted | aborted | cancelled
     reason: str
     at: str
     failing: tuple[str, ...] = field(default=())

@@ -1,0 +1,330 @@
+"""Rollouts for real: specs in a git repository, the SQLite registry, `reconciler serve` on
+127.0.0.1 hit by bounded, seeded request loops. A healthy canary goes 10 -> 50 -> 100 and is
+promoted; a candidate that fails on a slice of requests is aborted without a caller seeing a
+failure; a shadow never answers a caller; a killed server resumes from the recorded step; a
+revert during a rollout cancels it."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sklearn import datasets
+
+from reconciler.cli import main
+from tests.conftest import git_commit_all
+from tests.e2e.serve_helpers import Server, serving
+
+MODEL = "iris-classifier"
+ENV = "production"
+COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+
+
+def specs(rollout: str) -> dict[str, str]:
+    return {
+        "specs/datasets/iris.yaml": f"""kind: Dataset
+name: iris
+source: {{sklearn: load_iris}}
+target: target
+features: {json.dumps(COLUMNS[:3])}
+split: {{test_size: 0.3, seed: 7, stratify: true}}
+""",
+        "specs/models/iris-classifier.yaml": """kind: Model
+name: iris-classifier
+dataset: iris
+estimator:
+  class: sklearn.linear_model.LogisticRegression
+  params: {C: 1.0, max_iter: 500}
+seed: 42
+metrics: [accuracy]
+""",
+        "specs/gates/quality.yaml": """kind: Gate
+name: quality
+rules:
+  - {metric: accuracy, min: 0.8}
+""",
+        "environments/production.yaml": f"""kind: Environment
+name: production
+rollout:
+{rollout}
+models:
+  iris-classifier: {{gates: [quality]}}
+""",
+        ".gitignore": ".reconciler/\n",
+    }
+
+
+CANARY = """  strategy: canary
+  steps: [{weight: 10}, {pause: PAUSE}, {weight: 50}, {weight: 100}]
+  analysis:
+    interval: 500ms
+    failure_limit: 1
+    min_requests: 40
+    metrics:
+      - {metric: error_rate, max: 0.02}
+      - {metric: latency_p95, max: 2000}
+      - {metric: prediction_drift, max: 1.0}"""
+
+
+def make_repo(root: Path, monkeypatch: pytest.MonkeyPatch, rollout: str) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(root / "cache"))
+    repo = root / "repo"
+    for rel, text in specs(rollout).items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text)
+    git_commit_all(repo, "specs")
+    apply(repo)
+    return repo
+
+
+def apply(repo: Path) -> None:
+    assert main(["apply", str(repo), "--jobs", "1"]) == 0
+
+
+def edit(repo: Path, rel: str, old: str, new: str, message: str) -> str:
+    path = repo / rel
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new))
+    git_commit_all(repo, message)
+    return subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
+def registry(repo: Path) -> Any:
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{repo / '.reconciler' / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri).get_registered_model(MODEL)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(root)}
+    return subprocess.run([sys.executable, "-m", "reconciler", *args], capture_output=True, text=True, env=env)
+
+
+def aliases(repo: Path) -> dict[str, str]:
+    return {alias: str(version) for alias, version in registry(repo).aliases.items()}
+
+
+def ledger(repo: Path) -> list[dict[str, Any]]:
+    tags = registry(repo).tags
+    return [json.loads(tags[k]) for k in sorted(tags) if k.startswith("reconciler.ledger.")]
+
+
+def rollout_view(server: Server) -> dict[str, Any] | None:
+    views = server.get_json("/v1/status")["models"]
+    view = next(v for v in views if v["environment"] == ENV and v["model"] == MODEL)
+    return view.get("rollout")
+
+
+def wait_until(what: str, check: Any, timeout: float, server: Server | None = None) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what}: not within {timeout}s" + (
+            "" if server is None else "\n" + json.dumps(server.get_json("/v1/status"), indent=1)
+        )
+        time.sleep(0.1)
+
+
+ROWS = datasets.load_iris(as_frame=True).frame.drop(columns="target")
+
+
+class Caller:
+    """Seeded requests of one iris row each, on one kept-alive connection."""
+
+    def __init__(self, server: Server, seed: int) -> None:
+        self.conn = server.connection()
+        self.rng = random.Random(seed)
+        self.answers: list[tuple[int, str, str]] = []  # (status, version, role)
+
+    def send(self, count: int, drop_share: float = 0.0, key: str | None = None) -> None:
+        for _ in range(count):
+            row = ROWS.iloc[self.rng.randrange(len(ROWS))].to_dict()
+            if self.rng.random() < drop_share:
+                del row["petal width (cm)"]  # a caller that does not send the newest feature yet
+            headers = {"Content-Type": "application/json"} | ({"X-User": key} if key else {})
+            self.conn.request(
+                "POST", f"/v1/{ENV}/{MODEL}/invocations", json.dumps({"dataframe_records": [row]}), headers
+            )
+            response = self.conn.getresponse()
+            body = json.loads(response.read())
+            assert response.status == 200, body
+            self.answers.append(
+                (
+                    response.status,
+                    response.getheader("X-Model-Version") or "",
+                    response.getheader("X-Rollout-Role") or "",
+                )
+            )
+
+
+def test_a_healthy_canary_goes_10_50_100_and_is_promoted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_repo(tmp_path, monkeypatch, CANARY.replace("PAUSE", "20s"))
+    with serving(repo, "--env", ENV, "--poll", "0.2") as server:
+        edit(repo, "specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.5", "iris: C 0.5")
+        apply(repo)
+        assert aliases(repo) == {ENV: "1", f"{ENV}-candidate": "2"}, "apply starts a rollout; the alias stays"
+        wait_until("the server follows the rollout", lambda: (rollout_view(server) or {}).get("loaded"), 20, server)
+        caller = Caller(server, seed=1)
+        caller.send(2000)
+        view = rollout_view(server)
+        assert view is not None and view["weight"] == 10, view
+        to_candidate = sum(1 for _, version, role in caller.answers if role == "candidate")
+        assert all(version == ("2" if role == "candidate" else "1") for _, version, role in caller.answers)
+        assert 160 <= to_candidate <= 240, f"{to_candidate} of 2000 requests reached the candidate at weight 10"
+        assert server.metric("reconciler_rollout_weight", version="2") == 10
+
+        def promoted() -> bool:
+            caller.send(50)
+            return aliases(repo) == {ENV: "2"}
+
+        wait_until("the candidate is promoted", promoted, 90, server)
+        caller.send(20)
+        assert {version for _, version, _ in caller.answers[-20:]} == {"2"}
+        assert rollout_view(server) is None
+    events = [(e.get("event", ""), e["from"], e["to"]) for e in ledger(repo)]
+    assert events[-5:] == [
+        ("started", "1", "1"),
+        ("step", "1", "1"),
+        ("step", "1", "1"),
+        ("step", "1", "1"),
+        ("promoted", "1", "2"),
+    ], events
+    last = ledger(repo)[-1]
+    assert "error_rate 0 (<= 0.02) ok" in last["reason"] and last["candidate"] == "2"
+    assert main(["plan", str(repo), "--detailed-exitcode"]) == 0, "promoted: in sync"
+    status = cli("status", "--repo", str(repo))
+    assert "Synced" in status.stdout, status.stdout
+
+
+def test_a_candidate_failing_on_a_slice_is_aborted_and_no_caller_sees_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path, monkeypatch, CANARY.replace("PAUSE", "1m"))
+    with serving(repo, "--env", ENV, "--poll", "0.2") as server:
+        # The new version needs a feature some callers do not send yet.
+        edit(repo, "specs/datasets/iris.yaml", json.dumps(COLUMNS[:3]), json.dumps(COLUMNS), "iris: all four features")
+        apply(repo)
+        wait_until("the server follows the rollout", lambda: (rollout_view(server) or {}).get("loaded"), 20, server)
+        caller = Caller(server, seed=2)
+
+        def aborted() -> bool:
+            caller.send(100, drop_share=0.1)
+            return f"{ENV}-candidate" not in aliases(repo)
+
+        wait_until("the rollout is aborted", aborted, 60, server)
+        failures = server.metric("reconciler_candidate_failures_total", version="2")
+        errors = server.metric("reconciler_request_errors_total")
+    assert all(status == 200 for status, _, _ in caller.answers), "every caller got an answer"
+    assert failures > 0 and errors == 0, (failures, errors)
+    assert aliases(repo) == {ENV: "1"}, "production's alias never moved"
+    last = ledger(repo)[-1]
+    assert last["event"] == "aborted" and last["from"] == last["to"] == "1"
+    assert "error_rate" in last["reason"] and "FAILED" in last["reason"]
+    status = cli("status", "--repo", str(repo))
+    assert "Degraded" in status.stdout and "error_rate" in status.stdout, status.stdout
+    plan = cli("plan", "--repo", str(repo))
+    assert "was aborted on" in plan.stdout and "change the model's spec" in plan.stdout, plan.stdout
+    assert main(["apply", str(repo), "--jobs", "1"]) == 1, "blocked, like a gate failure"
+    assert aliases(repo) == {ENV: "1"}, "the same fingerprint is not tried again"
+
+
+SHADOW = """  strategy: shadow
+  steps: [{pause: 2s}]
+  analysis:
+    interval: 500ms
+    min_requests: 40
+    metrics:
+      - {metric: error_rate, max: 0.02}
+      - {metric: prediction_drift, max: 5}"""
+
+
+def test_a_shadow_never_answers_a_caller_and_its_drift_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path, monkeypatch, SHADOW)
+    with serving(repo, "--env", ENV, "--poll", "0.2") as server:
+        edit(repo, "specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.01", "iris: C 0.01")
+        apply(repo)
+        wait_until("the server follows the rollout", lambda: (rollout_view(server) or {}).get("loaded"), 20, server)
+        caller = Caller(server, seed=3)
+        caller.send(300)
+        assert {(version, role) for _, version, role in caller.answers} == {("1", "champion")}
+        drift = wait_until(
+            "prediction drift is measured",
+            lambda: next(
+                (m for m in (rollout_view(server) or {}).get("last", []) if m.startswith("prediction_drift ")), None
+            ),
+            20,
+            server,
+        )
+        assert server.metric("reconciler_requests_total", version="2") >= 40, "the candidate answered copies"
+
+        def promoted() -> bool:
+            caller.send(50)
+            return aliases(repo) == {ENV: "2"}
+
+        wait_until("the shadow is promoted", promoted, 60, server)
+    assert "prediction_drift" in drift
+    assert "prediction_drift" in ledger(repo)[-1]["reason"]
+
+
+def test_a_killed_server_resumes_the_rollout_from_its_recorded_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path, monkeypatch, CANARY.replace("PAUSE", "4s"))
+    edit(repo, "specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.5", "iris: C 0.5")
+    apply(repo)
+    with serving(repo, "--env", ENV, "--poll", "0.2") as server:
+        wait_until("the server follows the rollout", lambda: (rollout_view(server) or {}).get("loaded"), 20, server)
+        caller = Caller(server, seed=4)
+
+        def at_pause() -> bool:
+            caller.send(40)
+            return (rollout_view(server) or {}).get("step") == 2
+
+        wait_until("the rollout reaches its pause", at_pause, 30, server)
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait()
+    steps_before = [e for e in ledger(repo) if e.get("event") == "step"]
+    assert len(steps_before) == 1
+    with serving(repo, "--env", ENV, "--poll", "0.2") as server:
+        view = wait_until("the restarted server follows the rollout", lambda: rollout_view(server), 20, server)
+        assert view["step"] == 2 and view["weight"] == 10, "resumed at its recorded step, not from the start"
+        caller = Caller(server, seed=5)
+
+        def promoted() -> bool:
+            caller.send(50)
+            return aliases(repo) == {ENV: "2"}
+
+        wait_until("the resumed rollout is promoted", promoted, 60, server)
+    assert [e.get("event") for e in ledger(repo)].count("started") == 1
+
+
+def test_a_revert_during_a_rollout_cancels_it_and_the_change_can_come_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path, monkeypatch, CANARY.replace("PAUSE", "1m"))
+    change = edit(repo, "specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.5", "iris: C 0.5")
+    apply(repo)
+    assert aliases(repo) == {ENV: "1", f"{ENV}-candidate": "2"}
+    subprocess.run(["git", "-C", str(repo), "revert", "--no-edit", change], check=True, capture_output=True)
+    plan = cli("plan", "--repo", str(repo))
+    assert "abort" in plan.stdout and "no longer deploy v2" in plan.stdout, plan.stdout
+    apply(repo)
+    assert aliases(repo) == {ENV: "1"}
+    assert ledger(repo)[-1]["event"] == "aborted"
+    subprocess.run(["git", "-C", str(repo), "revert", "--no-edit", "HEAD"], check=True, capture_output=True)
+    apply(repo)
+    assert aliases(repo) == {ENV: "1", f"{ENV}-candidate": "2"}, "a cancelled rollout may start again"
