@@ -17,6 +17,7 @@ from reconciler.cli import (
     monitor,
     plan,
     render,
+    rollout,
     schema,
     serve,
     status,
@@ -27,7 +28,7 @@ from reconciler.diagnostics import InvalidSpecs, ReconcilerError
 from reconciler.github import actions as gha
 from reconciler.redact import redact
 
-COMMANDS = (init, validate, plan, apply, status, history, monitor, serve, render, unlock, schema, inputs)
+COMMANDS = (init, validate, plan, apply, status, history, monitor, serve, rollout, render, unlock, schema, inputs)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -113,7 +113,7 @@ class ProgressDisplay:
         self.stream.flush()
 
 
-STEP_KINDS = ("train", "evaluate", "promote", "demote")
+STEP_KINDS = ("train", "evaluate", "promote", "rollout", "demote", "abort")
 
 
 def _selectors(args: argparse.Namespace) -> list[tuple[str, str]]:

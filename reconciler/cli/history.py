@@ -7,7 +7,7 @@ from typing import Any
 
 from reconciler.cli.common import add_workspace, workspace
 from reconciler.diagnostics import ReconcilerError
-from reconciler.render.history import at_date, deployments, history_rows, valid_moment
+from reconciler.render.history import at_date, history_rows, rollout_lines, valid_moment
 from reconciler.render.views import render
 from reconciler.state.mlflow_store import MlflowStore
 
@@ -43,5 +43,5 @@ def run(args: argparse.Namespace) -> int:
             f"(plan {found.plan})"
         )
         return 0
-    print(render("history.txt.j2", rows=history_rows(rm), moves=deployments(rm)), end="")
+    print(render("history.txt.j2", rows=history_rows(rm), rollouts=rollout_lines(rm)), end="")
     return 0

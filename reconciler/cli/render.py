@@ -47,11 +47,21 @@ def run(args: argparse.Namespace) -> int:
         if rm is None or version is None:
             print(f"render: {model}@{env} holds no version yet; not rendered", file=sys.stderr)
             continue
+        canary = None
+        rolling = rm.rollout(env)
+        if rolling is not None and rolling.spec.strategy == "canary" and rolling.candidate in rm.versions:
+            # KServe sends canaryTrafficPercent to the revision in the manifest and the rest to
+            # the last one rolled out: the candidate goes in, at the rollout step's weight.
+            version, canary = rolling.candidate, rolling.weight
+        elif rolling is not None:
+            print(
+                f"render: {model}@{env} shadows v{rolling.candidate}; KServe is given v{version} only", file=sys.stderr
+            )
         state = rm.versions[version]
         commit = state.tags.get(tags.GIT_COMMIT, "")
         if (model, version) not in locations:  # one version promoted through every environment: one read
             locations[(model, version)] = store.artifact_location(model, version)
-        deployed.append(Deployed(env, model, version, state.fingerprint, commit, locations[(model, version)]))
+        deployed.append(Deployed(env, model, version, state.fingerprint, commit, locations[(model, version)], canary))
     out: Path = args.out or root / "deploy"
     top = where.git_top or root
     try:

@@ -134,9 +134,9 @@ class RequestWindow:
         return f"requests served to {self.model}@{self.environment} since {self.since.isoformat(timespec='seconds')}"
 
     def read(self) -> Any:
-        from reconciler.monitor.request_log import LabelError, features_of, join_labels, read_window
+        from reconciler.monitor.request_log import LabelError, answered, features_of, join_labels, read_window
 
-        frame = read_window(self.state_dir, self.environment, self.model, self.since, self.url)
+        frame = answered(read_window(self.state_dir, self.environment, self.model, self.since, self.url))
         if frame.empty:
             raise NothingToCheck(f"no {self}: is `reconciler serve` running with a sample_rate above 0?")
         if self.labels_from is None:

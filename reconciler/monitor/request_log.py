@@ -20,7 +20,7 @@ from typing import Any
 from reconciler.diagnostics import ReconcilerError
 from reconciler.redact import redact, redact_url
 
-META = ("request_id", "row", "time", "version", "latency_ms")
+META = ("request_id", "row", "time", "version", "latency_ms", "error")
 TABLE = "reconciler_requests"
 URL_VARIABLE = "RECONCILER_REQUEST_LOG_URL"  # the team option: a database URL, from the environment only
 
@@ -48,6 +48,7 @@ class Entry:
     columns: tuple[str, ...]
     rows: list[list[Any]]
     predictions: list[Any]
+    error: str = ""  # a rollout's candidate failed on this request (its rows hold no inputs then)
 
 
 class FileSink:
@@ -89,8 +90,10 @@ class FileSink:
         when = datetime.fromtimestamp(entry.at, timezone.utc).isoformat(timespec="milliseconds")
         latency = f"{entry.latency_ms:.3f}"
         pairs = enumerate(zip(entry.rows, entry.predictions, strict=True))
+        error = entry.error[:500]
         current[3].writerows(
-            [entry.request_id, i, when, entry.version, latency, *row, prediction] for i, (row, prediction) in pairs
+            [entry.request_id, i, when, entry.version, latency, error, *row, prediction]
+            for i, (row, prediction) in pairs
         )
 
 
@@ -111,6 +114,7 @@ class DatabaseSink:
                 "time": datetime.fromtimestamp(e.at, timezone.utc),
                 "version": e.version,
                 "latency_ms": e.latency_ms,
+                "error": e.error[:500] or None,
                 "inputs": json.dumps(dict(zip(e.columns, values, strict=True)), default=str),
                 "prediction": json.dumps(prediction, default=str),
             }
@@ -151,12 +155,17 @@ def _database(url: str) -> tuple[Any, Any]:
         sa.Column("time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("version", sa.String(32), nullable=False),
         sa.Column("latency_ms", sa.Float, nullable=False),
+        sa.Column("error", sa.Text, nullable=True),
         sa.Column("inputs", sa.Text, nullable=False),
         sa.Column("prediction", sa.Text, nullable=False),
         sa.Index(f"{TABLE}_by_time", "environment", "model", "time"),
     )
     try:
         meta.create_all(engine)
+        known = {c["name"] for c in sa.inspect(engine).get_columns(TABLE)}
+        if "error" not in known:  # a table made before rollouts logged their candidates' failures
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"ALTER TABLE {TABLE} ADD COLUMN error TEXT"))
     except sa.exc.SQLAlchemyError as exc:
         raise RequestLogError(f"request log {redact_url(url)}: cannot open it ({type(exc).__name__})") from exc
     return engine, table
@@ -269,6 +278,18 @@ def _read_database(url: str, environment: str, model: str, since: datetime) -> A
     meta["time"] = pd.to_datetime(meta["time"], utc=True)
     prediction = pd.Series([json.loads(r["prediction"]) for r in rows], name=PREDICTION)
     return pd.concat([meta, inputs, prediction], axis=1)
+
+
+def failed(frame: Any) -> Any:
+    """Whether each row is a request a rollout's candidate failed on (no inputs, no answer)."""
+    if "error" not in frame.columns:
+        return frame["request_id"].isna() & False
+    return frame["error"].notna() & (frame["error"].astype(str) != "")
+
+
+def answered(frame: Any) -> Any:
+    """The rows that were answered: what drift and quality are checked on."""
+    return frame[~failed(frame)].reset_index(drop=True)
 
 
 def features_of(frame: Any, keep: Sequence[str] = ()) -> Any:

@@ -22,6 +22,8 @@ def deployments(rm: RegisteredModelState) -> dict[str, list[tuple[str, str, str]
     out: dict[str, list[tuple[str, str, str]]] = {}
     open_since: dict[str, tuple[str, str]] = {}
     for entry in rm.ledger:
+        if entry.event and not entry.moved:
+            continue  # a rollout's step: the alias stayed where it was
         held = open_since.pop(entry.environment, None)
         if held is not None:
             out.setdefault(held[0], []).append((entry.environment, held[1], entry.at))
@@ -49,6 +51,15 @@ def history_rows(rm: RegisteredModelState) -> list[HistoryRow]:
     return rows
 
 
+def rollout_lines(rm: RegisteredModelState) -> list[str]:
+    """Every rollout step the ledger holds, oldest first: `2026-11-30T10:00 production v2 started: ...`."""
+    return [
+        f"{e.at[:16]} {e.environment} v{e.candidate} {e.event}: {e.reason}"
+        for e in rm.ledger
+        if e.event and e.candidate is not None
+    ]
+
+
 def _parse(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
@@ -69,6 +80,6 @@ def at_date(rm: RegisteredModelState, environment: str, when: str) -> LedgerEntr
         moment = moment.replace(hour=23, minute=59, second=59)
     found = None
     for entry in rm.ledger:
-        if entry.environment == environment and _parse(entry.at) <= moment:
+        if entry.environment == environment and _parse(entry.at) <= moment and (entry.moved or not entry.event):
             found = entry
     return found if found is not None and found.to_version is not None else None

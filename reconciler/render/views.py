@@ -96,6 +96,8 @@ def rows(plan: Plan, *, include_noop: bool = True) -> list[Row]:
         after = _v(last.to_version, new=new) if symbol != "-" else "(none)"
         before = _v(first.from_version)
         what = ", ".join(k.value for k in kinds) if symbol != "=" else "in sync"
+        if symbol == "=" and first.reason.startswith("rollout of"):
+            what = "rolling out"
         reasons = tuple(dict.fromkeys(a.reason for a in actions if a.kind is not Kind.EVALUATE or len(actions) == 1))
         changes = tuple(dict.fromkeys(change_line(c) for a in actions for c in a.changes))
         gates = gate_words(next((a.gates for a in actions if a.gates), ()))

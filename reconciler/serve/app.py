@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.monitor.request_log import Entry, RequestLog
+from reconciler.redact import redact
 from reconciler.serve import payload, router
 from reconciler.serve.cache import row_key
 from reconciler.serve.fleet import Follower, Loaded, Slot
@@ -138,8 +139,7 @@ class Handlers:
                 result = await run_in_threadpool(answer, champion, slot, body, self.metrics)
             except ClientError as again:
                 return self.error(400, str(again), (env, model, champion.version))
-            self.metrics.candidate_failures.labels(env, model, loaded.version).inc()
-            router.record_failure(slot, loaded.version)
+            self._failed(slot, loaded, request_id, time.perf_counter() - started, exc)
             loaded, role = champion, router.CHAMPION
         seconds = time.perf_counter() - started
         self._count(loaded, slot, result, seconds)
@@ -190,15 +190,40 @@ class Handlers:
             )
         )
 
+    def _failed(self, slot: Slot, candidate: Loaded, request_id: str, seconds: float, exc: Exception) -> None:
+        """A rollout's candidate failed on a request: counted, kept for the analysis, and logged
+        (the request log's `error` column) so `reconciler rollout` can judge from the log too."""
+        self.metrics.candidate_failures.labels(slot.environment, slot.model, candidate.version).inc()
+        router.record_failure(slot, candidate.version)
+        if self.request_log is None or slot.serving.sample_rate <= 0:
+            return
+        if self.sampler.random() >= slot.serving.sample_rate:
+            return
+        message = redact((str(exc) or type(exc).__name__).splitlines()[0])[:300]
+        row = [None] * len(candidate.columns)
+        self.request_log.append(
+            Entry(
+                slot.environment,
+                slot.model,
+                request_id,
+                time.time(),
+                candidate.version,
+                seconds * 1000,
+                candidate.columns,
+                [row],
+                [None],
+                error=message,
+            )
+        )
+
     async def shadow(self, slot: Slot, candidate: Loaded, body: bytes, request_id: str) -> None:
         """The candidate answers a copy of the request after the caller has the champion's
         answer; its answer is measured and logged, never returned."""
         started = time.perf_counter()
         try:
             result = await run_in_threadpool(answer, candidate, slot, body, self.metrics)
-        except Exception:
-            self.metrics.candidate_failures.labels(slot.environment, slot.model, candidate.version).inc()
-            router.record_failure(slot, candidate.version)
+        except Exception as exc:
+            self._failed(slot, candidate, request_id, time.perf_counter() - started, exc)
             return
         seconds = time.perf_counter() - started
         self._count(candidate, slot, result, seconds)

@@ -206,6 +206,11 @@ def test_a_healthy_canary_goes_10_50_100_and_is_promoted(tmp_path: Path, monkeyp
     assert main(["plan", str(repo), "--detailed-exitcode"]) == 0, "promoted: in sync"
     status = cli("status", "--repo", str(repo))
     assert "Synced" in status.stdout, status.stdout
+    history = cli("history", MODEL, "--repo", str(repo)).stdout
+    v1 = next(line for line in history.splitlines() if line.startswith("v1 "))
+    assert v1.count("production") == 1, "rollout steps do not split v1's time in production"
+    rollouts = history.split("ROLLOUTS\n")[1].splitlines()
+    assert [line.split(" ")[3] for line in rollouts] == ["started:", "step:", "step:", "step:", "promoted:"], history
 
 
 def test_a_candidate_failing_on_a_slice_is_aborted_and_no_caller_sees_it(
@@ -328,3 +333,179 @@ def test_a_revert_during_a_rollout_cancels_it_and_the_change_can_come_back(
     subprocess.run(["git", "-C", str(repo), "revert", "--no-edit", "HEAD"], check=True, capture_output=True)
     apply(repo)
     assert aliases(repo) == {ENV: "1", f"{ENV}-candidate": "2"}, "a cancelled rollout may start again"
+
+
+def test_render_gives_kserve_the_candidate_at_the_steps_weight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import jsonschema
+    import yaml
+
+    from reconciler.rollout.analysis import Observations
+    from reconciler.rollout.controller import Controller
+    from reconciler.state.mlflow_store import MlflowStore
+    from tests.e2e.test_render import CRD
+
+    crd = yaml.load(CRD.read_text(), Loader=yaml.CSafeLoader)
+    schema = next(v for v in crd["spec"]["versions"] if v["name"] == "v1beta1")["schema"]["openAPIV3Schema"]
+    repo = make_repo(tmp_path, monkeypatch, CANARY.replace("PAUSE", "1m"))
+    out = repo / "deploy"
+
+    def render() -> str:
+        assert main(["render", "--repo", str(repo), "--target", "kserve", "--env", ENV]) == 0
+        text = (out / ENV / f"{MODEL}.yaml").read_text()
+        jsonschema.validate(yaml.safe_load(text), schema)
+        return text
+
+    before = render()
+    assert "canaryTrafficPercent" not in before
+    edit(repo, "specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.5", "iris: C 0.5")
+    apply(repo)
+    store = MlflowStore.for_repo(repo)
+    at_10 = render()
+    assert "canaryTrafficPercent: 10" in at_10 and "version: '2'" in at_10
+    assert at_10.split("storageUri: ")[1].split("\n")[0] == store.artifact_location(MODEL, "2")
+
+    seen = Observations()
+    seen.candidate.requests = 100
+    seen.candidate.latencies_ms.extend([1.0] * 100)
+    seen.candidate.predictions.extend([0, 1, 2] * 30)
+    seen.champion.predictions.extend([0, 1, 2] * 30)
+    clock = [time.time()]
+    controller = Controller(store, say=lambda text: None, clock=lambda: clock[0])
+    for _ in range(2):  # weight 10 verified, then the pause held: weight 50
+        clock[0] += 3600
+        state = store.read().models[MODEL].rollout(ENV)
+        assert state is not None and controller.tick(MODEL, state, seen) is not None
+    at_50 = render()
+    changed = [(a, b) for a, b in zip(at_10.splitlines(), at_50.splitlines(), strict=True) if a != b]
+    assert changed == [("    canaryTrafficPercent: 10", "    canaryTrafficPercent: 50")], changed
+    for _ in range(2):  # weight 100, then promoted
+        clock[0] += 3600
+        state = store.read().models[MODEL].rollout(ENV)
+        assert state is not None and controller.tick(MODEL, state, seen) is not None
+    assert aliases(repo) == {ENV: "2"}
+    promoted = render()
+    assert "canaryTrafficPercent" not in promoted and "version: '2'" in promoted
+    uri = [line for line in at_10.splitlines() if "storageUri" in line]
+    assert uri == [line for line in promoted.splitlines() if "storageUri" in line], "the candidate stays in"
+
+
+def log_traffic(repo: Path, count: int, error_share: float, seed: int) -> None:
+    """What servers logging to the request log would have written: `count` requests, one in
+    ten answered by the candidate (v2), some of those failed."""
+    from reconciler.monitor.request_log import Entry, FileSink, RequestLog
+
+    rng = random.Random(seed)
+    log = RequestLog(FileSink(repo / ".reconciler"))
+    for i in range(count):
+        row = ROWS.iloc[rng.randrange(len(ROWS))]
+        values = [float(row[c]) for c in COLUMNS[:3]]
+        version = "2" if i % 10 == 0 else "1"
+        if version == "2" and rng.random() < error_share:
+            log.append(
+                Entry(
+                    ENV,
+                    MODEL,
+                    f"r{seed}-{i}",
+                    time.time(),
+                    "2",
+                    3.0,
+                    tuple(COLUMNS[:3]),
+                    [[None] * 3],
+                    [None],
+                    "missing column",
+                )
+            )
+            continue
+        log.append(
+            Entry(
+                ENV,
+                MODEL,
+                f"r{seed}-{i}",
+                time.time(),
+                version,
+                2.0,
+                tuple(COLUMNS[:3]),
+                [values],
+                [rng.choice([0, 1, 2])],
+            )
+        )
+    log.close()
+
+
+def test_the_one_shot_advances_from_the_request_log_and_aborts_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_repo(tmp_path, monkeypatch, CANARY.replace("PAUSE", "1s"))
+    assert main(["rollout", "--repo", str(repo)]) == 0
+    assert "no rollout under way" in capsys.readouterr().out
+    edit(repo, "specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.5", "iris: C 0.5")
+    apply(repo)
+    outputs = []
+    for round_ in range(12):
+        time.sleep(0.6)
+        log_traffic(repo, 600, 0.0, seed=round_)
+        capsys.readouterr()
+        assert main(["rollout", "--repo", str(repo), "--env", ENV]) == 0
+        outputs.append(capsys.readouterr().out)
+        if aliases(repo) == {ENV: "2"}:
+            break
+    assert aliases(repo) == {ENV: "2"}, "\n".join(outputs)
+    assert any("advance: step 2/4: pause 1s" in o for o in outputs), outputs
+    assert "promote: every step passed its analysis" in outputs[-1]
+
+    edit(repo, "specs/models/iris-classifier.yaml", "C: 0.5", "C: 0.25", "iris: C 0.25")
+    apply(repo)
+    assert aliases(repo) == {ENV: "2", f"{ENV}-candidate": "3"}
+    codes = []
+    for round_ in range(4):
+        time.sleep(0.6)
+        from reconciler.monitor.request_log import Entry, FileSink, RequestLog
+
+        log = RequestLog(FileSink(repo / ".reconciler"))
+        for i in range(100):
+            failed = i % 5 == 0
+            log.append(
+                Entry(
+                    ENV,
+                    MODEL,
+                    f"s{round_}-{i}",
+                    time.time(),
+                    "3",
+                    2.0,
+                    tuple(COLUMNS[:3]),
+                    [[None] * 3 if failed else [5.0, 3.0, 1.5]],
+                    [None if failed else 0],
+                    "boom" if failed else "",
+                )
+            )
+        log.close()
+        capsys.readouterr()
+        codes.append(main(["rollout", "--repo", str(repo)]))
+        if codes[-1] == 1:
+            break
+    out = capsys.readouterr().out
+    assert codes == [0, 1], codes
+    assert "abort: analysis failed 2 times (limit 1): error_rate 0.2 (<= 0.02) FAILED" in out, out
+    assert aliases(repo) == {ENV: "2"}
+
+
+def test_a_rollout_can_be_promoted_or_aborted_by_hand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_repo(tmp_path, monkeypatch, CANARY.replace("PAUSE", "1h"))
+    edit(repo, "specs/models/iris-classifier.yaml", "C: 1.0", "C: 0.5", "iris: C 0.5")
+    apply(repo)
+    assert main(["rollout", "--repo", str(repo), "--promote", "wine-classifier"]) == 1
+    assert "no rollout of 'wine-classifier' under way" in capsys.readouterr().err
+    assert main(["rollout", "--repo", str(repo), "--promote", MODEL]) == 0
+    assert "promoted by hand at step 1/4" in capsys.readouterr().out
+    assert aliases(repo) == {ENV: "2"}
+    assert ledger(repo)[-1]["event"] == "promoted"
+    edit(repo, "specs/models/iris-classifier.yaml", "C: 0.5", "C: 0.25", "iris: C 0.25")
+    apply(repo)
+    assert main(["rollout", "--repo", str(repo), "--abort", MODEL]) == 0
+    assert aliases(repo) == {ENV: "2"}
+    plan = cli("plan", "--repo", str(repo))
+    assert "aborted by hand" in plan.stdout, plan.stdout
