@@ -66,8 +66,8 @@ def test_gates_where_promoted() -> None:
     assert violations("gates-where-promoted", context(env_name="dev", environment={"gates": []}), env="dev") == []
 
 
-def promote_ctx(staging_passed: bool | None) -> dict[str, Any]:
-    action = Action(Kind.PROMOTE, "production", "iris-classifier", "fp", "1", "2", "r")
+def promote_ctx(staging_passed: bool | None, kind: Kind = Kind.PROMOTE) -> dict[str, Any]:
+    action = Action(kind, "production", "iris-classifier", "fp", "1", "2", "r")
     ctx = context()
     candidate = None
     if staging_passed is not None:
@@ -81,6 +81,15 @@ def test_production_requires_staging() -> None:
     (message,) = violations("production-requires-staging", promote_ctx(False))
     assert "needs a passing staging verdict" in message and "v2" in message
     assert len(violations("production-requires-staging", context(environment={"promotes_from": "dev"}))) == 1
+
+
+def test_a_policy_on_promotions_judges_rollouts_too() -> None:
+    rolling = promote_ctx(False, Kind.ROLLOUT)
+    assert rolling["action"]["kind"] == "promote" and rolling["action"]["rollout"] is True
+    assert len(violations("production-requires-staging", rolling)) == 1
+    assert violations("production-requires-staging", promote_ctx(True, Kind.ROLLOUT)) == []
+    only_immediate = policy('action is none or not action.rollout or environment.name != "production"')
+    assert check([only_immediate], "production", "iris-classifier", rolling, stage="plan")
 
 
 def test_no_lowered_gates_with_model_change() -> None:

@@ -43,7 +43,7 @@ def run_rollout(run: Run, action: Action) -> StepResult:
         gates=target.entry.gates_hash,
     )
     first = spec.steps[0].describe()
-    reason = f"rollout of v{version.version} started: {spec.describe()} (step 1: {first})"
+    reason = f"{spec.describe()} (step 1: {first})"
     entry = replace(
         run.entry(action.environment, action.from_version, action.from_version, reason, target.entry.gates_hash),
         event="started",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reconciler.plan.model import Action
+from reconciler.plan.model import Action, Kind
 from reconciler.state.actual import VersionState
 
 
@@ -38,8 +38,12 @@ def version_dict(
 
 
 def action_dict(action: Action) -> dict[str, Any]:
+    # A rollout is how a promotion reaches traffic: policies written for `promote` judge it too,
+    # and `rollout` says whether it comes gradually.
+    rollout = action.kind is Kind.ROLLOUT
     return {
-        "kind": action.kind.value,
+        "kind": Kind.PROMOTE.value if rollout else action.kind.value,
+        "rollout": rollout,
         "from_version": action.from_version,
         "to_version": action.to_version,
         "reason": action.reason,

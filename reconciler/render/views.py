@@ -97,7 +97,7 @@ def rows(plan: Plan, *, include_noop: bool = True) -> list[Row]:
         before = _v(first.from_version)
         what = ", ".join(k.value for k in kinds) if symbol != "=" else "in sync"
         if symbol == "=" and first.reason.startswith("rollout of"):
-            what = "rolling out"
+            what = first.reason
         reasons = tuple(dict.fromkeys(a.reason for a in actions if a.kind is not Kind.EVALUATE or len(actions) == 1))
         changes = tuple(dict.fromkeys(change_line(c) for a in actions for c in a.changes))
         gates = gate_words(next((a.gates for a in actions if a.gates), ()))
@@ -121,8 +121,10 @@ def rollback_of(plan: Plan, reverts: Sequence[Revert]) -> Rollback | None:
     first = reverts[0]
     returns = tuple(
         f"{a.environment}/{a.model} {_v(a.from_version)} -> {_v(a.to_version, new=True)}"
-        for a in plan.actions
         if a.kind is Kind.PROMOTE
+        else f"{a.environment}/{a.model} stays at {_v(a.from_version)} (its rollout is cancelled)"
+        for a in plan.actions
+        if a.kind in (Kind.PROMOTE, Kind.ABORT)
     )
     return Rollback(first.reverted[:7], first.subject, returns, plan.counts()["train"])
 

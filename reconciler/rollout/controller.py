@@ -45,7 +45,7 @@ class Controller:
             promoted = decision.kind == PROMOTE
             to = after.candidate if promoted else champion
             event = "promoted" if promoted else "aborted"
-            final = self._entry(after, champion, to, f"rollout {event}: {decision.reason}", event, now)
+            final = self._entry(after, champion, to, decision.reason, event, now)
             failing = tuple(r.describe() for r in after.failing)
             verdict = RolloutVerdict(env, after.phase, decision.reason, _iso(now), failing)
             if not self.store.end_rollout(model, before, after, verdict, final):
@@ -54,7 +54,7 @@ class Controller:
             return True
         entry: LedgerEntry | None = None
         if decision.kind == ADVANCE:
-            entry = self._entry(after, champion, champion, f"rollout {decision.reason}", "step", now)
+            entry = self._entry(after, champion, champion, decision.reason, "step", now)
         if not self.store.advance_rollout(model, before, after, entry):
             return False
         if decision.kind == ADVANCE:

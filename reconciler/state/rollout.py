@@ -86,7 +86,9 @@ class RolloutState:
         what = self.spec.steps[at].describe() if n else ""
         if self.spec.strategy == "shadow":
             return f"shadow, step {at + 1}/{n} ({what})"
-        return f"step {at + 1}/{n} ({what}, candidate at {self.weight}%)"
+        if self.spec.steps[at].weight is not None:
+            return f"step {at + 1}/{n} ({what})"
+        return f"step {at + 1}/{n} ({what} at weight {self.weight}%)"
 
     def to_json(self) -> str:
         raw = asdict(self)

@@ -211,6 +211,7 @@ def test_a_healthy_canary_goes_10_50_100_and_is_promoted(tmp_path: Path, monkeyp
     assert v1.count("production") == 1, "rollout steps do not split v1's time in production"
     rollouts = history.split("ROLLOUTS\n")[1].splitlines()
     assert [line.split(" ")[3] for line in rollouts] == ["started:", "step:", "step:", "step:", "promoted:"], history
+    assert rollouts[-1].split(" ")[2] == "v2" and "every step passed its analysis" in rollouts[-1]
 
 
 def test_a_candidate_failing_on_a_slice_is_aborted_and_no_caller_sees_it(
@@ -327,6 +328,9 @@ def test_a_revert_during_a_rollout_cancels_it_and_the_change_can_come_back(
     subprocess.run(["git", "-C", str(repo), "revert", "--no-edit", change], check=True, capture_output=True)
     plan = cli("plan", "--repo", str(repo))
     assert "abort" in plan.stdout and "no longer deploy v2" in plan.stdout, plan.stdout
+    assert "Rollback: reverts" in plan.stdout, plan.stdout
+    comment = cli("plan", "--repo", str(repo), "--format", "markdown").stdout
+    assert "production/iris-classifier stays at v1 (its rollout is cancelled)" in comment, comment
     apply(repo)
     assert aliases(repo) == {ENV: "1"}
     assert ledger(repo)[-1]["event"] == "aborted"
