@@ -23,6 +23,7 @@ FULL = {
     "hash_bench.py": ["--megabytes", "1024", "--repeat", "3"],
     "monitor_bench.py": ["--rows", "100000", "--repeat", "3"],
     "serve_bench.py": ["--requests", "2000", "--seconds", "10", "--clients", "4"],
+    "rollout_bench.py": ["--requests", "3000"],
 }
 QUICK = {
     "validate_bench.py": ["--files", "60", "--repeat", "1"],
@@ -43,6 +44,7 @@ QUICK = {
     "hash_bench.py": ["--megabytes", "16", "--repeat", "1"],
     "monitor_bench.py": ["--rows", "2000", "--repeat", "1"],
     "serve_bench.py": ["--requests", "100", "--seconds", "1", "--clients", "2"],
+    "rollout_bench.py": ["--requests", "90"],
 }
 
 

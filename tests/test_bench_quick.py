@@ -27,6 +27,7 @@ def test_benchmarks_run_in_quick_mode(tmp_path: Path) -> None:
         "# hashing benchmark",
         "# monitoring benchmark",
         "# serving benchmark",
+        "# rollout benchmark",
     ):
         assert heading in text
     assert "0 trainings" in text, "a revert rollback never trains"
