@@ -327,3 +327,38 @@ def test_whatever_the_runs_a_rollout_never_promotes_past_a_failure_over_the_limi
         assert state.weight in (10, 50)
     if failed > CANARY.analysis.failure_limit:
         assert state.phase == "aborted"
+
+
+# --- the traffic split ------------------------------------------------------------------------
+
+
+def test_a_callers_key_keeps_its_side_and_only_joins_the_candidate_as_the_weight_grows() -> None:
+    from reconciler.serve.router import to_candidate
+
+    keys = [f"user-{i}" for i in range(5000)]
+    never = lambda: 1.0  # noqa: E731 - a draw that would keep every keyless request on the champion
+    sides = {}
+    for weight, step in ((10, 0), (50, 2)):
+        state = replace(rolling(), step=step)
+        assert state.weight == weight
+        sides[weight] = {k for k in keys if to_candidate(state, k, never)}
+        assert abs(len(sides[weight]) / len(keys) - weight / 100) < 0.03
+        assert sides[weight] == {k for k in keys if to_candidate(state, k, never)}, "the same key, the same side"
+    assert sides[10] <= sides[50], "a caller on the candidate at 10% stays on it at 50%"
+
+
+def test_without_a_key_each_request_is_drawn_and_a_shadow_never_answers() -> None:
+    from reconciler.serve.router import to_candidate
+
+    rng = random.Random(3)
+    state = rolling()
+    share = sum(to_candidate(state, None, rng.random) for _ in range(10_000)) / 10_000
+    assert 0.09 < share < 0.11
+    shadow = Rollout.model_validate(
+        {
+            "strategy": "shadow",
+            "steps": [{"pause": "1m"}],
+            "analysis": {"metrics": [{"metric": "error_rate", "max": 0.1}]},
+        }
+    )
+    assert not any(to_candidate(replace(state, spec=shadow), None, rng.random) for _ in range(1000))

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +234,12 @@ def test_a_candidate_failing_on_a_slice_is_aborted_and_no_caller_sees_it(
         failures = server.metric("reconciler_candidate_failures_total", version="2")
         errors = server.metric("reconciler_request_errors_total")
     assert all(status == 200 for status, _, _ in caller.answers), "every caller got an answer"
+    from reconciler.monitor.request_log import failed, read_window
+
+    logged = read_window(repo / ".reconciler", ENV, MODEL, datetime.now(timezone.utc) - timedelta(hours=1))
+    by_version = logged.groupby(logged["version"].astype(str)).size().to_dict()
+    assert set(by_version) == {"1", "2"}, by_version
+    assert set(logged.loc[failed(logged), "version"].astype(str)) == {"2"}, "the candidate's failures are logged"
     assert failures > 0 and errors == 0, (failures, errors)
     assert aliases(repo) == {ENV: "1"}, "production's alias never moved"
     last = ledger(repo)[-1]
