@@ -20,6 +20,7 @@ from reconciler.cli import (
     rollout,
     schema,
     serve,
+    snapshot,
     status,
     unlock,
     validate,
@@ -28,7 +29,22 @@ from reconciler.diagnostics import InvalidSpecs, ReconcilerError
 from reconciler.github import actions as gha
 from reconciler.redact import redact
 
-COMMANDS = (init, validate, plan, apply, status, history, monitor, serve, rollout, render, unlock, schema, inputs)
+COMMANDS = (
+    init,
+    validate,
+    plan,
+    apply,
+    status,
+    history,
+    monitor,
+    snapshot,
+    serve,
+    rollout,
+    render,
+    unlock,
+    schema,
+    inputs,
+)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.sources import source_type
+from reconciler.sources.files import DataFileError
 from reconciler.spec.kinds import Dataset
 
 
@@ -19,8 +20,26 @@ class Split:
 
 
 def load_frame(dataset: Dataset, repo: Path) -> Any:
-    """The whole dataset as a pandas DataFrame (features and target columns)."""
-    return source_type(dataset.source).load(dataset.source, repo)
+    """The whole dataset as a pandas DataFrame (features and target columns): the source's rows,
+    then each snapshot's, in the order listed."""
+    frame = source_type(dataset.source).load(dataset.source, repo)
+    if not dataset.snapshots:
+        return frame
+    import pandas as pd
+
+    from reconciler.data.hashing import file_sha256, verify_pin
+    from reconciler.sources.parquet_file import Parquet, ParquetSource
+
+    parts = [frame]
+    for snap in dataset.snapshots:
+        verify_pin(repo, snap.parquet, snap.sha256, file_sha256)
+        rows = Parquet().load(ParquetSource(parquet=snap.parquet), repo)
+        missing = [c for c in frame.columns if c not in rows.columns]
+        if missing:
+            shown = ", ".join(repr(c) for c in missing[:5])
+            raise DataFileError(f"snapshot {snap.parquet} lacks the dataset's column(s) {shown}")
+        parts.append(rows[list(frame.columns)].astype(frame.dtypes.to_dict(), errors="ignore"))
+    return pd.concat(parts, ignore_index=True)
 
 
 def features_and_target(dataset: Dataset, frame: Any) -> tuple[Any, Any]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.atomic import write_json
+from reconciler.canonical import sha256_json
 from reconciler.sources import source_type
-from reconciler.sources.files import check_data_file
+from reconciler.sources.files import DataFileError, check_data_file
 from reconciler.spec.kinds import Dataset
 
 CHUNK = 1024 * 1024
@@ -27,6 +29,17 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def verify_pin(repo: Path, rel: str, pinned: str, file_hash: Callable[[Path], str]) -> None:
+    """A pinned file must still hold what was pinned: training never reads other rows."""
+    check_data_file(repo / rel, rel)
+    found = file_hash(repo / rel)
+    if found != pinned:
+        raise DataFileError(
+            f"snapshot {rel} no longer matches its pin (sha256 {found[:12]}..., pinned {pinned[:12]}...): "
+            "restore the file, or snapshot and pin again"
+        )
+
+
 class ContentHasher:
     """Implements reconciler.desired.fingerprint.DatasetHasher for files in one repository."""
 
@@ -37,7 +50,12 @@ class ContentHasher:
         self._dirty = False
 
     def content_hash(self, dataset: Dataset) -> str:
-        return source_type(dataset.source).content_hash(dataset.source, self.repo, self.file_hash)
+        base = source_type(dataset.source).content_hash(dataset.source, self.repo, self.file_hash)
+        if not dataset.snapshots:
+            return base  # the hash every dataset had before snapshots existed
+        for snap in dataset.snapshots:
+            verify_pin(self.repo, snap.parquet, snap.sha256, self.file_hash)
+        return sha256_json({"source": base, "snapshots": [snap.sha256 for snap in dataset.snapshots]})
 
     def file_hash(self, path: Path) -> str:
         check_data_file(path, path.name)

@@ -108,6 +108,7 @@ def watched_paths(state: DesiredState) -> tuple[str, ...]:
     datasets read. An uncommitted edit to one makes a run `dirty`; a pull request that touches
     none has nothing to plan."""
     files = {path for d in state.specs.datasets.values() for path in source_type(d.source).files(d.source)}
+    files |= {snap.parquet for d in state.specs.datasets.values() for snap in d.snapshots}
     return SPEC_DIRS + tuple(sorted(files))
 
 

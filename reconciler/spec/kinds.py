@@ -87,6 +87,17 @@ class DataChecks(Spec):
     columns: dict[str, ColumnCheck] = Field(default_factory=dict)
 
 
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Snapshot(Spec):
+    """Rows added to the source: a Parquet file in the repository (what `reconciler snapshot`
+    writes from served traffic), pinned by the SHA-256 of its bytes."""
+
+    parquet: RepoPath = Field(description="A Parquet file inside the repository, with the dataset's columns.")
+    sha256: Sha256 = Field(description="The file's SHA-256: training refuses a file that no longer matches.")
+
+
 class Dataset(Object):
     kind: Literal["Dataset"]
     source: Source
@@ -95,6 +106,20 @@ class Dataset(Object):
     split: Split = Field(default_factory=Split)
     checks: DataChecks = Field(default_factory=DataChecks)
     description: str = ""
+    snapshots: list[Snapshot] = Field(
+        default_factory=list,
+        description="Rows appended to the source, oldest first, each pinned by content hash "
+        "(the fingerprint changes only when this list does).",
+    )
+
+    @field_validator("snapshots")
+    @classmethod
+    def _unique_snapshots(cls, v: list[Snapshot]) -> list[Snapshot]:
+        paths = [s.parquet for s in v]
+        dup = sorted({p for p in paths if paths.count(p) > 1})
+        if dup:
+            raise ValueError(f"snapshot {dup[0]!r} is listed twice")
+        return v
 
     @field_validator("features")
     @classmethod

@@ -231,6 +231,10 @@ def check_dataset(ds: Dataset, repo: Path, catalog: Catalog) -> Iterator[Problem
         Problem(("source", *path), message) for path, message in kind.problems(ds.source, repo, catalog.datasets)
     ]
     yield from problems
+    for i, snap in enumerate(ds.snapshots):
+        problem = check_repo_path(snap.parquet, repo, DATA_SUFFIXES["parquet"])
+        if problem is not None:
+            yield Problem(("snapshots", i, "parquet"), problem)
     known = kind.known(ds.source, repo, catalog.datasets) if not problems else None
     if known is not None and known.columns is not None:
         yield from _check_columns(ds, known.columns)

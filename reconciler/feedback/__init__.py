@@ -1,0 +1,1 @@
+"""The feedback loop: snapshots of served traffic as training rows, and proposals to train on them."""
