@@ -33,7 +33,7 @@ def test_a_snapshot_is_appended_to_its_dataset_and_nothing_else_changes(tmp_path
     after = path.read_text()
     assert after == TEXT.replace(
         "  # the first week\n",
-        "  # the first week\n  - {parquet: data/snapshots/iris-bbb.parquet, sha256: " + "b" * 64 + "}\n",
+        '  # the first week\n  - {parquet: data/snapshots/iris-bbb.parquet, sha256: "' + "b" * 64 + '"}\n',
     )
     assert not add_snapshot(path, "iris", "data/snapshots/iris-bbb.parquet", "b" * 64), "already there"
     assert [s["sha256"] for s in snapshots_of(path, "iris")] == ["AAA", "b" * 64]

@@ -9,6 +9,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from reconciler.diagnostics import ReconcilerError
 
@@ -40,7 +41,8 @@ def add_snapshot(path: Path, dataset: str, parquet: str, sha256: str) -> bool:
         raise ReconcilerError(f"{path}: the snapshots of '{dataset}' are not a list")
     if any(isinstance(s, dict) and s.get("sha256") == sha256 for s in snapshots):
         return False
-    entry = CommentedMap([("parquet", parquet), ("sha256", sha256)])
+    # Quoted: a hash of digits (and one `e`) would otherwise read back as a number.
+    entry = CommentedMap([("parquet", parquet), ("sha256", DoubleQuotedScalarString(sha256))])
     entry.fa.set_flow_style()
     snapshots.append(entry)
     out = io.StringIO()
