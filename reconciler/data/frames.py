@@ -21,7 +21,8 @@ class Split:
 
 def load_frame(dataset: Dataset, repo: Path) -> Any:
     """The whole dataset as a pandas DataFrame (features and target columns): the source's rows,
-    then each snapshot's, in the order listed."""
+    then each snapshot's, in the order listed; with `snapshot_window`, the last N snapshots'
+    rows only (the source still gives the columns and their types)."""
     frame = source_type(dataset.source).load(dataset.source, repo)
     if not dataset.snapshots:
         return frame
@@ -30,8 +31,8 @@ def load_frame(dataset: Dataset, repo: Path) -> Any:
     from reconciler.data.hashing import file_sha256, verify_pin
     from reconciler.sources.parquet_file import Parquet, ParquetSource
 
-    parts = [frame]
-    for snap in dataset.snapshots:
+    parts = [frame] if dataset.uses_source else []
+    for snap in dataset.used_snapshots:
         verify_pin(repo, snap.parquet, snap.sha256, file_sha256)
         rows = Parquet().load(ParquetSource(parquet=snap.parquet), repo)
         missing = [c for c in frame.columns if c not in rows.columns]

@@ -50,6 +50,11 @@ class ContentHasher:
         self._dirty = False
 
     def content_hash(self, dataset: Dataset) -> str:
+        if not dataset.uses_source:  # a window of snapshots: the source's rows are not trained on
+            used = dataset.used_snapshots
+            for snap in used:
+                verify_pin(self.repo, snap.parquet, snap.sha256, self.file_hash)
+            return sha256_json({"window": [snap.sha256 for snap in used]})
         base = source_type(dataset.source).content_hash(dataset.source, self.repo, self.file_hash)
         if not dataset.snapshots:
             return base  # the hash every dataset had before snapshots existed

@@ -112,6 +112,22 @@ class Dataset(Object):
         "(the fingerprint changes only when this list does).",
     )
 
+    snapshot_window: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        default=None,
+        description="Train on the last N snapshots only, without the source's rows (once there is a snapshot): "
+        "a sliding window of recent traffic.",
+    )
+
+    @property
+    def used_snapshots(self) -> list[Snapshot]:
+        """The snapshots training reads, oldest first."""
+        return self.snapshots[-self.snapshot_window :] if self.snapshot_window else self.snapshots
+
+    @property
+    def uses_source(self) -> bool:
+        """Whether training reads the source's rows (a window of snapshots replaces them)."""
+        return not (self.snapshot_window and self.snapshots)
+
     @field_validator("snapshots")
     @classmethod
     def _unique_snapshots(cls, v: list[Snapshot]) -> list[Snapshot]:

@@ -37,7 +37,12 @@ state = Path(os.environ["GH_RECORDER_DIR"])
 log = state / "calls.jsonl"
 comments_file = state / "comments.json"
 comments = json.loads(comments_file.read_text()) if comments_file.exists() else {{}}
+prs_file = state / "prs.json"
+prs = json.loads(prs_file.read_text()) if prs_file.exists() else []
 args = sys.argv[1:]
+
+def option(name):
+    return args[args.index(name) + 1] if name in args else None
 BOT = "github-actions[bot]"
 
 def body_from(args):
@@ -50,7 +55,22 @@ def body_from(args):
 
 with log.open("a") as fh:
     fh.write(json.dumps({{"args": args, "body": body_from(args)}}) + "\\n")
-if args[:2] == ["pr", "comment"]:
+if args[:2] == ["pr", "list"]:
+    head, state_wanted = option("--head"), option("--state") or "open"
+    found = [p for p in prs if (head is None or p["headRefName"] == head) and p["state"].lower() == state_wanted]
+    print(json.dumps([{{"number": p["number"], "url": p["url"], "title": p["title"]}} for p in found]))
+elif args[:2] == ["pr", "create"]:
+    number = len(prs) + 1
+    url = f"https://github.com/example/models/pull/{{number}}"
+    prs.append({{"number": number, "url": url, "title": option("--title"), "body": body_from(args),
+                "headRefName": option("--head"), "baseRefName": option("--base"), "state": "OPEN"}})
+    print(url)
+elif args[:2] == ["pr", "edit"]:
+    pr = next(p for p in prs if str(p["number"]) == args[2])
+    pr["body"] = body_from(args) if body_from(args) is not None else pr["body"]
+    pr["title"] = option("--title") or pr["title"]
+    print(pr["url"])
+elif args[:2] == ["pr", "comment"]:
     new_id = str(len(comments) + 1)
     comments[new_id] = {{"body": body_from(args), "user": BOT}}
     print(f"https://github.com/example/comment/{{new_id}}")
@@ -67,6 +87,7 @@ elif args[0] == "api":
                               text=True, check=True).stdout
     sys.stdout.write(text)
 comments_file.write_text(json.dumps(comments))
+prs_file.write_text(json.dumps(prs))
 '''
 
 
@@ -211,6 +232,16 @@ def parse_outputs(text: str) -> dict[str, str]:
             out[key] = value
         i += 1
     return out
+
+
+def install_gh(bin_dir: Path, state: Path) -> dict[str, str]:
+    """Put the recorder on a PATH of its own; returns the environment that uses it."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    state.mkdir(parents=True, exist_ok=True)
+    gh = bin_dir / "gh"
+    gh.write_text(GH_RECORDER.format(python=sys.executable))
+    gh.chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "GH_RECORDER_DIR": str(state)}
 
 
 def run_job(
