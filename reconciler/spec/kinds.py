@@ -196,6 +196,18 @@ class BatchSource(Spec):
         return self
 
 
+class Feedback(Spec):
+    """Where the true labels of served requests arrive, so `reconciler propose` can retrain on
+    drifted traffic (README: Keep models fresh). CI sets the variable; the spec only names it."""
+
+    labels_env: BatchEnvName = Field(
+        description="Environment variable holding the labels' path or URL; its name starts with RECONCILER_BATCH_."
+    )
+    since: Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?[smhd]$", max_length=16)] = Field(
+        default="7d", description="The window of served requests each proposal looks at (30m, 6h, 7d)."
+    )
+
+
 class Monitoring(Spec):
     """What `reconciler monitor` checks a live batch against. A feature drifts when its PSI is
     above psi_max and its test's p-value below ks_pvalue_min (Bonferroni-corrected over the
@@ -211,6 +223,9 @@ class Monitoring(Spec):
     batch: BatchSource | None = None
     labels: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = Field(
         default=None, description="Column of the batch holding true labels: checks live quality against the gates."
+    )
+    feedback: Feedback | None = Field(
+        default=None, description="Let `reconciler propose` retrain on served traffic when it drifts."
     )
 
 

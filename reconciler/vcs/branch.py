@@ -73,8 +73,9 @@ def push(tree: Path, remote: str, branch: str) -> None:
     """Push `branch`, replacing what a previous proposal pushed there (one branch per dataset)."""
     import git
 
+    repo = _git(tree)
     try:
-        _git(tree).git.push("--force", remote, f"HEAD:refs/heads/{branch}")
+        repo.git.execute(["git", *_auth(repo, remote), "push", "--force", remote, f"HEAD:refs/heads/{branch}"])
     except git.GitCommandError as exc:
         raise ReconcilerError(f"cannot push to '{remote}': {exc.stderr.strip() or exc}") from exc
 
@@ -96,3 +97,18 @@ def commits_touching(path: Path, revision: str, text: str, rel: str) -> list[tup
 def file_log_patch(path: Path, revision: str, rel: str) -> str:
     """`git log -p` of one file in `revision`'s history, patches only."""
     return str(_git(path).git.log(revision, "-p", "--format=", "--", rel))
+
+
+def _auth(repo: object, remote: str) -> list[str]:
+    """In GitHub Actions, with GH_TOKEN set: the token as an HTTP header for this one command, as
+    actions/checkout does it, so it is never written to .git/config for later steps to read."""
+    import base64
+    import os
+
+    token = os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN")
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    url = str(repo.remote(remote).url) if remote in [r.name for r in repo.remotes] else ""  # type: ignore[attr-defined]
+    if not token or os.environ.get("GITHUB_ACTIONS") != "true" or not url.startswith(server + "/"):
+        return []
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return ["-c", f"http.{server}/.extraheader=AUTHORIZATION: basic {basic}"]

@@ -2,8 +2,8 @@
 
 What is simulated: the runner's environment (GITHUB_ACTIONS, the event JSON, GITHUB_OUTPUT and
 GITHUB_STEP_SUMMARY per step, GITHUB_ENV is not used by our workflows), `${{ }}` expressions
-(property lookups and `||` only: github.*, secrets.*, steps.*, and matrix.* and needs.* as the
-caller passes them), step and job `if:` conditions (always(), success(), failure(), ==, !=, &&), and
+(property lookups and `||` only: github.*, secrets.*, steps.*, and matrix.*, needs.* and vars.* as
+the caller passes them), step and job `if:` conditions (always(), success(), failure(), ==, !=, &&), and
 `gh`, replaced by a recorder script that keeps one comment per pull request. What is skipped:
 `uses:` steps (checkout, setup-python, upload-artifact) and the `Install` step: the test's own
 virtualenv already holds the package, and installing a temp clone into it would corrupt it.
@@ -258,6 +258,7 @@ def run_job(
     matrix: dict[str, str] | None = None,
     needs: dict[str, Any] | None = None,
     action_refs: frozenset[str] = frozenset(),
+    variables: dict[str, str] | None = None,
 ) -> JobResult:
     """`gh_state` is the simulated GitHub side (comments); share it between runs of one repo.
     `matrix` is one entry of the job's expanded matrix; `needs` the jobs it depends on, as
@@ -294,6 +295,7 @@ def run_job(
         "runner": {"temp": str(runner_temp)},
         "matrix": matrix or {},
         "needs": needs or {},
+        "vars": variables or {},
     }
     upstream_failed = any(n.get("result") != "success" for n in (needs or {}).values())
     if not condition(job_spec.get("if"), context, upstream_failed):

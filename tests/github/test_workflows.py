@@ -74,9 +74,12 @@ def test_least_privilege_and_no_pull_request_target() -> None:
         for name, job in spec["jobs"].items():
             granted = job["permissions"]
             writes = {k for k, v in granted.items() if v == "write"}
-            allowed = {"pull-requests"} if (path.name, name) == ("plan.yml", "plan") else set()
+            allowed = {
+                ("plan.yml", "plan"): {"pull-requests"},
+                ("drift.yml", "propose"): {"contents", "pull-requests"},  # pushes a branch, opens its pull request
+            }.get((path.name, name), set())
             assert writes <= allowed, (path.name, name, writes)
-            assert granted.get("contents") == "read", (path.name, name)
+            assert granted.get("contents") == ("write" if "contents" in allowed else "read"), (path.name, name)
 
 
 def test_no_expression_inside_a_script_and_no_credentials_left_behind() -> None:
@@ -531,3 +534,70 @@ def test_the_scaffolded_plan_workflow_comments_through_the_action(scaffolded: Pa
     ]
     (body,) = comment_bodies(result)
     assert body.startswith("<!-- reconciler-plan -->") and "estimator.params.C: 1.0 -> 0.5" in body
+
+
+def test_the_propose_job_opens_one_pull_request_when_served_traffic_drifted(world: World) -> None:
+    """The scheduled propose job, for real: the world's repository on a bare remote, served
+    traffic (drifted by one standard deviation, labelled) in the team's request log database."""
+    import random
+    import time
+
+    import pandas as pd
+    from sklearn import datasets
+
+    from reconciler.monitor.request_log import DatabaseSink, Entry, RequestLog
+
+    assert world.push().success
+    remote = world.tmp / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    world.repo.git.git.remote("add", "origin", str(remote))
+    world.repo.git.git.push("-q", "origin", "main")
+    iris = datasets.load_iris(as_frame=True).frame
+    columns = tuple(c for c in iris.columns if c != "target")
+    std = float(iris["petal length (cm)"].std())
+    log_url = f"sqlite:///{world.tmp / 'requests.db'}"
+    log = RequestLog(DatabaseSink(log_url))
+    rng = random.Random(5)
+    labels = []
+    for i in range(300):
+        row = iris.iloc[rng.randrange(len(iris))]
+        values = [float(row[c]) + (std if c == "petal length (cm)" else 0.0) for c in columns]
+        log.append(Entry("production", "iris-classifier", f"q{i}", time.time(), "1", 2.0, columns, [values], [0]))
+        labels.append({"request_id": f"q{i}", "label": int(row["target"])})
+    log.close()
+    labels_file = world.tmp / "labels.csv"
+    pd.DataFrame(labels).to_csv(labels_file, index=False)
+    secrets = {"MLFLOW_TRACKING_URI": world.uri, "RECONCILER_REQUEST_LOG_URL": log_url}
+    secrets["RECONCILER_BATCH_LABELS"] = str(labels_file)
+
+    def propose() -> JobResult:
+        world.runs += 1
+        return run_job(
+            "drift.yml",
+            "propose",
+            workdir=world.repo.path,
+            event_name="schedule",
+            event={"schedule": "17 * * * *"},
+            secrets=secrets,
+            scratch=world.tmp / f"run-{world.runs}",
+            sha=world.sha(),
+            gh_state=world.tmp / "github",
+        )
+
+    step = "Propose retraining on drifted traffic"
+    off = propose()
+    assert off.success and off.gh_calls == [], "no model's spec declares feedback yet"
+    assert "nothing to propose" in off.step(step).stdout and off.step(step).outputs["proposed"] == "false"
+
+    spec = world.repo.path / "specs" / "models" / "iris-classifier.yaml"
+    spec.write_text(spec.read_text() + "monitoring:\n  feedback: {labels_env: RECONCILER_BATCH_LABELS, since: 1h}\n")
+    world.repo.commit("iris: propose retraining on drifted traffic")
+    world.repo.git.git.push("-q", "origin", "main")
+    first = propose()
+    assert first.success, first.step(step).stdout
+    assert [c["args"][:2] for c in first.gh_calls] == [["pr", "list"], ["pr", "create"]]
+    assert first.step(step).outputs["proposed"] == "true"
+    heads = subprocess.run(["git", "-C", str(remote), "branch", "--list"], capture_output=True, text=True).stdout
+    assert "reconciler/refresh-iris" in heads
+    again = propose()
+    assert again.success and [c["args"][:2] for c in again.gh_calls] == [["pr", "list"], ["pr", "edit"]]
