@@ -189,6 +189,14 @@ def test_drift_opens_one_pull_request_that_retrains_and_a_revert_is_never_propos
     out = capsys.readouterr().out
     assert "was pinned and reverted on origin/main" in out and "not proposed again" in out, out
     assert gh_calls(tmp_path) == [] and len(prs(tmp_path)) == 1
+    reverted_sha = changed[0].split("-")[-1].removesuffix(".parquet")
+
+    newer = send(repo, 300, shift=1.0, seed=4)  # more traffic, still drifted: a new snapshot
+    assert propose(repo, newer) == 0
+    assert "pull request #1 updated" in capsys.readouterr().out
+    assert [c[:2] for c in gh_calls(tmp_path)] == [["pr", "list"], ["pr", "edit"]], "the same pull request"
+    (pr,) = prs(tmp_path)
+    assert "Not proposed again" in pr["body"] and reverted_sha in pr["body"], pr["body"]
 
 
 def _psi_against(repo: Path, version: str, labels: Path) -> float:
