@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,10 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run, parser_error=p.error)
 
 
+# Names git takes as options when they start with `-`: a branch or remote name only.
+SAFE_REF = re.compile(r"^[A-Za-z0-9][\w./-]{0,199}$")
+
+
 @dataclass(frozen=True)
 class Work:
     target: Any
@@ -46,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.sources.files import check_repo_path
     from reconciler.state.mlflow_store import MlflowStore
 
+    for flag, value in (("--base", args.base), ("--remote", args.remote)):
+        if not SAFE_REF.match(value):
+            args.parser_error(f"{flag} {value!r}: expected a branch or remote name (letters, digits, . _ / -)")
     root = workspace(args)
     desired = load_desired(root)
     problem = check_repo_path(f"{args.dir.rstrip('/')}/x.parquet", root, (".parquet",), must_exist=False)

@@ -240,3 +240,18 @@ def test_a_snapshot_failing_the_contract_opens_nothing_and_says_why(
     assert gh_calls(tmp_path) == [] and prs(tmp_path) == []
     assert "column 'petal length (cm)' has maximum" in summary.read_text(), summary.read_text()
     assert "proposed=false" in (tmp_path / "outputs").read_text()
+
+
+def test_propose_refuses_names_git_would_take_as_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_repo(tmp_path, monkeypatch)
+    for flag in ("--base", "--remote"):
+        with pytest.raises(SystemExit) as usage:
+            main(["propose", "--repo", str(repo), flag, "--upload-pack=touch /tmp/x"])
+        assert usage.value.code == 2
+        assert "expected a branch or remote name" in capsys.readouterr().err
+    assert main(["propose", "--repo", str(repo), "--model", MODEL]) == 1
+    assert "--model needs --env" in capsys.readouterr().err
+    assert main(["propose", "--repo", str(repo)]) == 0
+    assert "no deployed model's monitoring declares feedback" in capsys.readouterr().out
