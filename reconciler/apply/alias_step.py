@@ -11,14 +11,20 @@ from reconciler.plan.model import Action
 from reconciler.state.actual import VersionState, version_label
 
 
-def run_promote(run: Run, action: Action) -> StepResult:
+def version_to_move(run: Run, action: Action, what: str) -> VersionState | StepResult:
+    """The version the environment should take, or why it may not (the step's result)."""
     version = run.cache.version(action.model, action.fingerprint, action.to_version)
     if version is None:
-        why = run.failed_fingerprints.get((action.model, action.fingerprint or ""), "no version to promote")
+        why = run.failed_fingerprints.get((action.model, action.fingerprint or ""), f"no version to {what}")
         return StepResult(Status.SKIPPED, why)
     refused = refusal_to_move(run, action, version)
-    if refused is not None:
-        return refused
+    return refused if refused is not None else version
+
+
+def run_promote(run: Run, action: Action) -> StepResult:
+    version = version_to_move(run, action, "promote")
+    if isinstance(version, StepResult):
+        return version
     target = run.targets[(action.environment, action.model)]
     chaos.point("promote:before-alias")
     ledger = run.store.move_alias(action.model, action.environment, action.from_version, version.version)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from reconciler.apply.alias_step import refusal_to_move
+from reconciler.apply.alias_step import version_to_move
 from reconciler.apply.outcome import Status, StepResult
 from reconciler.apply.run import Run, now
 from reconciler.plan.model import Action
@@ -17,13 +17,9 @@ from reconciler.state.rollout import ABORTED, CANCELLED, RolloutState, RolloutVe
 
 
 def run_rollout(run: Run, action: Action) -> StepResult:
-    version = run.cache.version(action.model, action.fingerprint, action.to_version)
-    if version is None:
-        why = run.failed_fingerprints.get((action.model, action.fingerprint or ""), "no version to roll out")
-        return StepResult(Status.SKIPPED, why)
-    refused = refusal_to_move(run, action, version)
-    if refused is not None:
-        return refused
+    version = version_to_move(run, action, "roll out")
+    if isinstance(version, StepResult):
+        return version
     target = run.targets[(action.environment, action.model)]
     spec = target.entry.rollout
     if spec is None:  # the plan came from elsewhere (a saved plan) and the specs changed since

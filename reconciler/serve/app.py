@@ -170,11 +170,22 @@ class Handlers:
             self.metrics.cost.labels(*labels).inc(result.cpu_seconds * slot.serving.price_per_cpu_hour / 3600)
 
     def _log(self, slot: Slot, loaded: Loaded, request_id: str, seconds: float, result: Answer) -> None:
-        if (
-            self.request_log is None
-            or slot.serving.sample_rate <= 0
-            or self.sampler.random() >= slot.serving.sample_rate
-        ):
+        self._append(slot, loaded, request_id, seconds, result.frame.values.tolist(), result.predictions)
+
+    def _append(
+        self,
+        slot: Slot,
+        loaded: Loaded,
+        request_id: str,
+        seconds: float,
+        rows: list[list[Any]],
+        predictions: list[Any],
+        error: str = "",
+    ) -> None:
+        """One request to the request log, sampled at the slot's rate."""
+        if self.request_log is None or slot.serving.sample_rate <= 0:
+            return
+        if self.sampler.random() >= slot.serving.sample_rate:
             return
         self.request_log.append(
             Entry(
@@ -185,8 +196,9 @@ class Handlers:
                 loaded.version,
                 seconds * 1000,
                 loaded.columns,
-                result.frame.values.tolist(),
-                result.predictions,
+                rows,
+                predictions,
+                error,
             )
         )
 
@@ -195,26 +207,8 @@ class Handlers:
         (the request log's `error` column) so `reconciler rollout` can judge from the log too."""
         self.metrics.candidate_failures.labels(slot.environment, slot.model, candidate.version).inc()
         router.record_failure(slot, candidate.version)
-        if self.request_log is None or slot.serving.sample_rate <= 0:
-            return
-        if self.sampler.random() >= slot.serving.sample_rate:
-            return
         message = redact((str(exc) or type(exc).__name__).splitlines()[0])[:300]
-        row = [None] * len(candidate.columns)
-        self.request_log.append(
-            Entry(
-                slot.environment,
-                slot.model,
-                request_id,
-                time.time(),
-                candidate.version,
-                seconds * 1000,
-                candidate.columns,
-                [row],
-                [None],
-                error=message,
-            )
-        )
+        self._append(slot, candidate, request_id, seconds, [[None] * len(candidate.columns)], [None], message)
 
     async def shadow(self, slot: Slot, candidate: Loaded, body: bytes, request_id: str) -> None:
         """The candidate answers a copy of the request after the caller has the champion's

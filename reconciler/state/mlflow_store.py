@@ -365,8 +365,7 @@ class MlflowStore:
         the ledger as read for the comparison, so the entry that follows needs no second read."""
         self._fenced(critical=True)
         rm = self._call(self.client.get_registered_model, model)
-        now = (rm.aliases or {}).get(alias)
-        now = str(now) if now is not None else None
+        now = _alias_of(rm, alias)
         if now != expected:
             raise ReconcilerError(
                 f"alias {model}@{alias} moved while applying "
@@ -404,8 +403,7 @@ class MlflowStore:
         self._fenced(critical=True)
         env = state.environment
         rm = self._call(self.client.get_registered_model, model)
-        now = (rm.aliases or {}).get(env)
-        now = str(now) if now is not None else None
+        now = _alias_of(rm, env)
         if now != state.champion:
             raise ReconcilerError(
                 f"alias {model}@{env} moved while applying "
@@ -445,8 +443,7 @@ class MlflowStore:
         ledger = parse_ledger(rm.tags)
         _next_seq(model, ledger)
         if verdict.phase == "promoted":
-            now = (rm.aliases or {}).get(env)
-            now = str(now) if now is not None else None
+            now = _alias_of(rm, env)
             if now != expected.champion:
                 raise ReconcilerError(
                     f"alias {model}@{env} moved during the rollout (expected {version_label(expected.champion)}, "
@@ -658,6 +655,12 @@ def _lost_race(exc: RegistryError) -> bool:
     (SQLAlchemy's StaleDataError, which MLflow reports as an internal error): the other won."""
     text = str(exc)
     return "expected to update" in text or "expected to delete" in text
+
+
+def _alias_of(rm: Any, alias: str) -> str | None:
+    """The version an alias of a registered model (as MLflow returns it) points at."""
+    held = (rm.aliases or {}).get(alias)
+    return str(held) if held is not None else None
 
 
 def _next_seq(model: str, ledger: tuple[LedgerEntry, ...]) -> int:

@@ -15,6 +15,17 @@ from reconciler.cli import main
 from tests.e2e.server import PostgresServer
 from tests.e2e.server import start as start_server
 
+# One iris model, as the serving, rollout and feedback scenarios deploy it alone.
+IRIS_MODEL = """kind: Model
+name: iris-classifier
+dataset: iris
+estimator:
+  class: sklearn.linear_model.LogisticRegression
+  params: {C: 1.0, max_iter: 500}
+seed: 42
+metrics: [accuracy]
+"""
+
 SMALL_SPECS = {
     "specs/datasets/iris.yaml": """kind: Dataset
 name: iris

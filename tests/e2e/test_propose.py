@@ -20,6 +20,7 @@ from sklearn import datasets
 
 from reconciler.cli import main
 from tests.conftest import git_commit_all
+from tests.e2e.conftest import IRIS_MODEL
 from tests.e2e.serve_helpers import serving
 from tests.github.harness import install_gh
 
@@ -36,15 +37,7 @@ split: {test_size: 0.3, seed: 7, stratify: true}
 checks: CHECKS
 snapshot_window: 1   # once served traffic is pinned, train on the latest snapshot alone
 """,
-    "specs/models/iris-classifier.yaml": """kind: Model
-name: iris-classifier
-dataset: iris
-estimator:
-  class: sklearn.linear_model.LogisticRegression
-  params: {C: 1.0, max_iter: 500}
-seed: 42
-metrics: [accuracy]
-""",
+    "specs/models/iris-classifier.yaml": IRIS_MODEL,
     "specs/gates/quality.yaml": "kind: Gate\nname: quality\nrules:\n  - {metric: accuracy, min: 0.7}\n",
     "environments/production.yaml": """kind: Environment
 name: production

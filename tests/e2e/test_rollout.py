@@ -22,6 +22,7 @@ from sklearn import datasets
 
 from reconciler.cli import main
 from tests.conftest import git_commit_all
+from tests.e2e.conftest import IRIS_MODEL
 from tests.e2e.serve_helpers import Server, serving
 
 MODEL = "iris-classifier"
@@ -38,15 +39,7 @@ target: target
 features: {json.dumps(COLUMNS[:3])}
 split: {{test_size: 0.3, seed: 7, stratify: true}}
 """,
-        "specs/models/iris-classifier.yaml": """kind: Model
-name: iris-classifier
-dataset: iris
-estimator:
-  class: sklearn.linear_model.LogisticRegression
-  params: {C: 1.0, max_iter: 500}
-seed: 42
-metrics: [accuracy]
-""",
+        "specs/models/iris-classifier.yaml": IRIS_MODEL,
         "specs/gates/quality.yaml": """kind: Gate
 name: quality
 rules:

@@ -17,6 +17,7 @@ from sklearn import datasets
 from reconciler.cli import main
 from reconciler.monitor.request_log import Entry, FileSink, RequestLog
 from tests.conftest import git_commit_all
+from tests.e2e.conftest import IRIS_MODEL
 
 MODEL, ENV = "iris-classifier", "production"
 IRIS = datasets.load_iris(as_frame=True).frame
@@ -31,15 +32,7 @@ checks:
   min_rows: MIN_ROWS  # per load: the source, or one snapshot checked alone
 """
 SPECS = {
-    "specs/models/iris-classifier.yaml": """kind: Model
-name: iris-classifier
-dataset: iris
-estimator:
-  class: sklearn.linear_model.LogisticRegression
-  params: {C: 1.0, max_iter: 500}
-seed: 42
-metrics: [accuracy]
-""",
+    "specs/models/iris-classifier.yaml": IRIS_MODEL,
     "specs/gates/quality.yaml": "kind: Gate\nname: quality\nrules:\n  - {metric: accuracy, min: 0.8}\n",
     "environments/production.yaml": (
         "kind: Environment\nname: production\nmodels:\n  iris-classifier: {gates: [quality]}\n"
