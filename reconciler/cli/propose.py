@@ -129,10 +129,14 @@ def _one(args: argparse.Namespace, root: Path, desired: Any, store: Any, item: W
     except check.NothingToCheck as exc:
         print(f"propose: {where}: {exc}; nothing to propose")
         return 0, ""
-    if not report.drifted:
+    feedback = monitoring.feedback if monitoring else None
+    if not report.drifted and not (feedback and feedback.when == "always"):
         print(f"propose: no drift in what {where} served since {item.since}: nothing to propose")
         return 0, ""
-    print(f"propose: {where} drifted: {'; '.join(report.reasons)}")
+    if report.drifted:
+        print(f"propose: {where} drifted: {'; '.join(report.reasons)}")
+    else:
+        print(f"propose: {where} did not drift; monitoring.feedback.when is always: a scheduled refresh")
     dataset = target.resolved.dataset
     log = read_window(root / STATE_DIR, env, model, since, url)
     try:
@@ -149,6 +153,9 @@ def _one(args: argparse.Namespace, root: Path, desired: Any, store: Any, item: W
         base=args.base,
         remote=args.remote,
         directory=args.dir,
+        reason=f"Live traffic to `{where}` drifted."
+        if report.drifted
+        else f"A scheduled refresh of `{where}` (monitoring.feedback.when: always).",
     )
 
     def plan_markdown(tree_root: Path) -> str:

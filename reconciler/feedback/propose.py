@@ -57,6 +57,7 @@ class Request:
     base: str  # the branch the pull request goes to
     remote: str
     directory: str  # where snapshots go, relative to root
+    reason: str = "Live traffic drifted."  # why it is proposed, the pull request's first words
 
 
 def branch_name(dataset: str) -> str:
@@ -179,7 +180,7 @@ def _body(req: Request, snap: Snapshot, drift: str, plan: str, reverted: Sequenc
     lines = [
         f"## Retrain `{req.model}` on what `{req.environment}` served",
         "",
-        f"Live traffic to `{req.model}@{req.environment}` drifted. This pull request adds "
+        f"{req.reason} This pull request adds "
         f"**{snap.rows} labelled rows** it answered ({snap.served} answered in the window) to the "
         f"Dataset `{req.dataset.name}` as a snapshot pinned by content hash:",
         "",

@@ -206,6 +206,11 @@ class Feedback(Spec):
     since: Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?[smhd]$", max_length=16)] = Field(
         default="7d", description="The window of served requests each proposal looks at (30m, 6h, 7d)."
     )
+    when: Literal["drift", "always"] = Field(
+        default="drift",
+        description="drift: propose when the window drifted (or live quality fell below the gates); "
+        "always: on every scheduled run, a refresh with the latest labelled traffic.",
+    )
 
 
 class Monitoring(Spec):

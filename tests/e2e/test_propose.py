@@ -217,6 +217,17 @@ def test_no_drift_no_pull_request(
     assert "no drift" in capsys.readouterr().out
     assert gh_calls(tmp_path) == [] and prs(tmp_path) == []
 
+    # A spec that asks for a refresh on every scheduled run gets one without drift.
+    spec = repo / "specs" / "models" / "iris-classifier.yaml"
+    spec.write_text(spec.read_text() + "monitoring:\n  feedback: {labels_env: RECONCILER_BATCH_LABELS, when: always}\n")
+    git_commit_all(repo, "iris: refresh on every run")
+    git(repo, "push", "-q", "origin", "main")
+    monkeypatch.setenv("RECONCILER_BATCH_LABELS", str(labels))
+    assert main(["propose", "--repo", str(repo), "--since", "1h"]) == 0
+    assert "a scheduled refresh" in capsys.readouterr().out
+    (pr,) = prs(tmp_path)
+    assert pr["body"].startswith(f"## Retrain `{MODEL}`") and "A scheduled refresh of" in pr["body"]
+
 
 def test_a_snapshot_failing_the_contract_opens_nothing_and_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
