@@ -362,3 +362,36 @@ def test_without_a_key_each_request_is_drawn_and_a_shadow_never_answers() -> Non
         }
     )
     assert not any(to_candidate(replace(state, spec=shadow), None, rng.random) for _ in range(1000))
+
+
+def test_input_drift_compares_the_candidates_inputs_with_its_training_profile() -> None:
+    from sklearn import datasets
+
+    from reconciler.data.profile import profile_table
+    from reconciler.serve.fleet import Slot
+    from reconciler.serve.router import record_answer
+    from reconciler.spec.kinds import Serving
+
+    iris = datasets.load_iris(as_frame=True).frame.drop(columns="target")
+    profile = {"features": profile_table(iris)}
+    spec = Rollout.model_validate(
+        {
+            "strategy": "canary",
+            "steps": [{"weight": 50}],
+            "analysis": {"min_requests": 50, "metrics": [{"metric": "input_drift", "max": 0.25}]},
+        }
+    )
+    assert spec.analysis is not None
+    verdicts = {}
+    for shift in (0.0, 1.5):
+        slot = Slot("production", "m", Serving())
+        slot.rollout, slot.seen_for = replace(rolling(), spec=spec), ("2", 0)
+        moved = iris.assign(
+            **{"petal length (cm)": iris["petal length (cm)"] + shift * iris["petal length (cm)"].std()}
+        )
+        for i in range(150):
+            record_answer(slot, "candidate", "2", 0.001, [0], moved.iloc[[i]], f"r{i}")
+        run = analyse(spec.analysis, slot.observations(), profile)
+        verdicts[shift] = (run.verdict, run.results[0].detail)
+    assert verdicts[0.0][0] == "passed"
+    assert verdicts[1.5] == ("failed", "largest PSI: petal length (cm)")

@@ -45,11 +45,11 @@ def record_answer(
 ) -> None:
     state = slot.rollout
     analysis = state.spec.analysis if state is not None else None
-    rows = (
-        frame.to_dict("records")
-        if role == CANDIDATE and analysis and any(m.metric == "input_drift" for m in analysis.metrics)
-        else ()
-    )
+    rows: list[dict[str, Any]] = []
+    if role == CANDIDATE and analysis and any(m.metric == "input_drift" for m in analysis.metrics):
+        # Not frame.to_dict("records"): 200 us for one row, most of what a rollout adds per request.
+        columns = [str(c) for c in frame.columns]
+        rows = [dict(zip(columns, values, strict=True)) for values in frame.values.tolist()]
     with slot.lock:
         side = _current_side(slot, role, version)
         if side is None:
