@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +128,21 @@ def refuse_dirty(desired: Desired, allowed: bool) -> None:
         f"uncommitted changes to what the reconciler reads ({shown}): the registry would record commit "
         f"{prov.commit[:7]}, whose specs differ. Commit them, or pass --allow-dirty to record the run as dirty"
     )
+
+
+DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def window_start(text: str) -> datetime:
+    """The start of a window of the request log given as `--since` (90s, 30m, 6h, 7d)."""
+    match = DURATION.fullmatch(text.strip())
+    if match is None or float(match.group(1)) <= 0:
+        raise ReconcilerError(f"--since {text!r}: expected a duration such as 90s, 30m, 6h or 7d")
+    seconds = float(match.group(1)) * UNIT_SECONDS[match.group(2)]
+    return datetime.now(timezone.utc) - timedelta(seconds=min(seconds, 3650 * 86400))
+
+
+def label_column(given: str | None, monitoring: Any) -> str:
+    """The column of true labels: `--labels`, else the model's monitoring.labels, else `label`."""
+    return given or (monitoring.labels if monitoring is not None else None) or "label"

@@ -6,14 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli.common import add_workspace, workspace
+from reconciler.cli.common import add_workspace, label_column, window_start, workspace
 from reconciler.diagnostics import InvalidSpecs, ReconcilerError
 from reconciler.redact import redact
 
@@ -144,13 +142,13 @@ def _work(args: argparse.Namespace, repo: Path, desired: Any) -> list[tuple[Any,
     from reconciler.desired.load import STATE_DIR
     from reconciler.monitor.request_log import URL_VARIABLE
 
-    since = _since(args.since) if args.since is not None else None
+    since = window_start(args.since) if args.since is not None else None
     work: list[tuple[Any, Any]] = []
     for env, name in [(args.env, args.model)] if args.model else deployed:
         target = desired.targets[(env, name)]
         if since is not None:
             monitoring = target.resolved.model.monitoring
-            column = args.labels or (monitoring.labels if monitoring else None) or "label"
+            column = label_column(args.labels, monitoring)
             url = os.environ.get(URL_VARIABLE) or None
             window = check.RequestWindow(repo / STATE_DIR, env, name, since, args.labels_from, column, url)
             work.append((target, window))
@@ -163,18 +161,6 @@ def _work(args: argparse.Namespace, repo: Path, desired: Any) -> list[tuple[Any,
             continue
         work.append((target, location))
     return work
-
-
-DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _since(text: str) -> datetime:
-    match = DURATION.fullmatch(text.strip())
-    if match is None or float(match.group(1)) <= 0:
-        raise ReconcilerError(f"--since {text!r}: expected a duration such as 90s, 30m, 6h or 7d")
-    seconds = float(match.group(1)) * UNIT_SECONDS[match.group(2)]
-    return datetime.now(timezone.utc) - timedelta(seconds=min(seconds, 3650 * 86400))
 
 
 def _write(report: Any, out_dir: Path) -> Written:

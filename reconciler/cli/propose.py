@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli.common import add_workspace, workspace
+from reconciler.cli.common import add_workspace, label_column, window_start, workspace
 from reconciler.diagnostics import ReconcilerError
 
 
@@ -106,13 +106,12 @@ def _work(args: argparse.Namespace, desired: Any) -> list[Work]:
 
 def _one(args: argparse.Namespace, root: Path, desired: Any, store: Any, item: Work) -> tuple[int, str]:
     from reconciler.cli.common import open_session
-    from reconciler.cli.monitor import _since
     from reconciler.desired.load import STATE_DIR
     from reconciler.feedback import propose as p
     from reconciler.feedback.snapshot import labelled_rows
     from reconciler.github import actions
     from reconciler.monitor import check
-    from reconciler.monitor.request_log import URL_VARIABLE, LabelError, answered, features_of, read_window
+    from reconciler.monitor.request_log import URL_VARIABLE, LabelError, answered, read_window
     from reconciler.render import monitor as render_monitor
     from reconciler.render.views import plan_context, render
 
@@ -120,8 +119,8 @@ def _one(args: argparse.Namespace, root: Path, desired: Any, store: Any, item: W
     env, model = target.resolved.environment, target.resolved.name
     where = f"{model}@{env}"
     monitoring = target.resolved.model.monitoring
-    column = args.labels or (monitoring.labels if monitoring else None) or "label"
-    since = _since(item.since)
+    column = label_column(args.labels, monitoring)
+    since = window_start(item.since)
     url = os.environ.get(URL_VARIABLE) or None
     window = check.RequestWindow(root / STATE_DIR, env, model, since, item.labels_from, column, url)
     try:
@@ -140,8 +139,7 @@ def _one(args: argparse.Namespace, root: Path, desired: Any, store: Any, item: W
     dataset = target.resolved.dataset
     log = read_window(root / STATE_DIR, env, model, since, url)
     try:
-        columns = list(dataset.features) if dataset.features else list(features_of(answered(log)).columns)
-        rows = labelled_rows(log, check.read_batch(item.labels_from), column, dataset, columns)
+        rows = labelled_rows(log, check.read_batch(item.labels_from), column, dataset)
     except (LabelError, check.MonitorError) as exc:
         raise ReconcilerError(f"labels for {where}: {exc}") from exc
     request = p.Request(

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli.common import add_workspace, valid_specs, workspace
+from reconciler.cli.common import add_workspace, label_column, valid_specs, window_start, workspace
 from reconciler.diagnostics import ReconcilerError
 
 
@@ -34,11 +34,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler.cli.monitor import _since
     from reconciler.desired.load import STATE_DIR
     from reconciler.feedback.snapshot import labelled_rows, take
     from reconciler.monitor.check import MonitorError, read_batch
-    from reconciler.monitor.request_log import URL_VARIABLE, LabelError, answered, features_of, read_window
+    from reconciler.monitor.request_log import URL_VARIABLE, LabelError, answered, read_window
     from reconciler.sources.files import check_repo_path
     from reconciler.spec.edit import add_snapshot
 
@@ -53,13 +52,12 @@ def run(args: argparse.Namespace) -> int:
         args.parser_error(f"--dir: {problem}")
     dataset = resolved.dataset
     monitoring = resolved.model.monitoring
-    column = args.labels or (monitoring.labels if monitoring else None) or "label"
-    window = read_window(root / STATE_DIR, args.env, args.model, _since(args.since), os.environ.get(URL_VARIABLE))
+    column = label_column(args.labels, monitoring)
+    window = read_window(root / STATE_DIR, args.env, args.model, window_start(args.since), os.environ.get(URL_VARIABLE))
     served = len(answered(window)) if not window.empty else 0
     try:
         labels = read_batch(args.labels_from)
-        columns = list(dataset.features) if dataset.features else list(features_of(answered(window)).columns)
-        rows = labelled_rows(window, labels, column, dataset, columns) if served else window.iloc[0:0]
+        rows = labelled_rows(window, labels, column, dataset) if served else window.iloc[0:0]
     except (LabelError, MonitorError) as exc:
         raise ReconcilerError(f"labels {args.labels_from}: {exc}") from exc
     snap = take(root, dataset, rows, served, args.dir)

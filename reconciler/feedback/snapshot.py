@@ -37,10 +37,12 @@ class Snapshot:
         return not self.contract
 
 
-def labelled_rows(window: Any, labels: Any, label_column: str, dataset: Dataset, columns: list[str]) -> Any:
+def labelled_rows(window: Any, labels: Any, label_column: str, dataset: Dataset) -> Any:
     """The window's answered rows that have a label, one per (request, row), as the Dataset's
-    columns: `columns` (the features) and the target, named as the Dataset names it."""
+    columns: its features (all the logged inputs when it lists none) and the target, named as
+    the Dataset names it."""
     rows = answered(window)
+    columns = list(dataset.features) if dataset.features else list(features_of(rows).columns)
     # A shadowed request was answered twice (champion and candidate): its inputs once.
     rows = rows.drop_duplicates(subset=["request_id", "row"], keep="first")
     joined = join_labels(rows, labels, label_column)

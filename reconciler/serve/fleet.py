@@ -232,34 +232,44 @@ class Follower:
             slot.seen, slot.recent = Observations(), OrderedDict()
 
     def _candidate(self, slot: Slot, version: str) -> Loaded | None:
+        loaded, failed = self._obtain(slot, version)
+        if failed is not None:
+            self.say(f"serve: candidate v{version} of {slot.model}@{slot.environment} failed to load ({failed})")
+        elif loaded is not None:
+            self.say(f"serve: {slot.model}@{slot.environment} has candidate v{version}")
+        return loaded
+
+    def _obtain(self, slot: Slot, version: str) -> tuple[Loaded | None, str | None]:
+        """The version, shared with a slot that holds it already (one version promoted through
+        several environments, or a candidate, is loaded once), else loaded now. (None, why) when
+        loading failed now; (None, None) while a failed load waits for its retry."""
         shared = next(
             (
-                loaded
+                held
                 for s in self.slots
-                for loaded in (s.current, s.candidate)
-                if s.model == slot.model and loaded is not None and loaded.version == version
+                for held in (s.current, s.candidate)
+                if s.model == slot.model and held is not None and held.version == version
             ),
             None,
         )
         if shared is not None:
-            return shared
+            slot.failures.pop(version, None)
+            return shared, None
         failure = slot.failures.get(version)
         if failure is not None and self.clock() < failure.retry_at:
-            return None
+            return None, None
         labels = (slot.environment, slot.model, version)
         try:
             loaded = self._load_version(slot.model, version)
-        except Exception as exc:  # a candidate that cannot load takes no traffic; the champion serves
+        except Exception as exc:  # whatever a broken artifact raises: that version is not served
             attempts = failure.attempts + 1 if failure else 1
             wait = RETRY_SECONDS[min(attempts, len(RETRY_SECONDS)) - 1]
             slot.failures[version] = Failure(redact(str(exc) or type(exc).__name__), attempts, self.clock() + wait)
             self.metrics.loads.labels(*labels, "failed").inc()
-            self.say(f"serve: candidate v{version} of {slot.model}@{slot.environment} failed to load ({exc})")
-            return None
+            return None, slot.failures[version].message
         slot.failures.pop(version, None)
         self.metrics.loads.labels(*labels, "ok").inc()
-        self.say(f"serve: {slot.model}@{slot.environment} loaded candidate v{version}")
-        return loaded
+        return loaded, None
 
     def _profile(self, rm: Any, state: RolloutState) -> Any:
         analysis = state.spec.analysis
@@ -273,29 +283,13 @@ class Follower:
             return None
 
     def _load(self, slot: Slot, version: str) -> None:
-        failure = slot.failures.get(version)
-        if failure is not None and self.clock() < failure.retry_at:
+        loaded, failed = self._obtain(slot, version)
+        if loaded is None:
+            if failed is not None:
+                still = f"v{slot.current.version} keeps serving" if slot.current else "nothing is served"
+                self.say(f"serve: v{version} of {slot.model}@{slot.environment} failed to load ({failed}); {still}")
             return
         labels = (slot.environment, slot.model, version)
-        # One version promoted through several environments is loaded once and shared.
-        shared = next(
-            (s.current for s in self.slots if s.model == slot.model and s.current and s.current.version == version),
-            None,
-        )
-        try:
-            loaded = shared or self._load_version(slot.model, version)
-        except Exception as exc:  # whatever a broken artifact raises: that version is not served
-            attempts = failure.attempts + 1 if failure else 1
-            wait = RETRY_SECONDS[min(attempts, len(RETRY_SECONDS)) - 1]
-            slot.failures[version] = Failure(redact(str(exc) or type(exc).__name__), attempts, self.clock() + wait)
-            self.metrics.loads.labels(*labels, "failed").inc()
-            still = f"v{slot.current.version} keeps serving" if slot.current else "nothing is served"
-            why = slot.failures[version].message
-            self.say(f"serve: v{version} of {slot.model}@{slot.environment} failed to load ({why}); {still}")
-            return
-        slot.failures.pop(version, None)
-        if shared is None:
-            self.metrics.loads.labels(*labels, "ok").inc()
         previous = slot.current.version if slot.current else None
         self._serving(slot, loaded)
         self.metrics.swaps.labels(*labels).inc()
