@@ -42,6 +42,8 @@ class Fitted:
     error: str | None = None  # an expected failure (scikit-learn refused the data or parameters)
     traceback: str | None = None  # set with `error` when the failure was a bug, not the spec's fault
     trusted_types: tuple[str, ...] | None = None
+    columns: Any = None  # an empty frame with the splits' columns and dtypes (MLflow's dataset inputs)
+    rows: tuple[int, int] = (0, 0)  # train, test
 
 
 def fit_target(target: Target, catalog: Catalog) -> Fitted:
@@ -85,7 +87,15 @@ def fit_target(target: Target, catalog: Catalog) -> Fitted:
         example=example,
         predictions_example=estimator.predict(example),
         trusted_types=trusted,
+        columns=_columns(data.x_train, data.y_train),
+        rows=(len(data.x_train), len(data.x_test)),
     )
+
+
+def _columns(x: Any, y: Any) -> Any:
+    import pandas as pd
+
+    return pd.concat([x.head(0), y.head(0)], axis=1)
 
 
 def _first(exc: BaseException) -> str:

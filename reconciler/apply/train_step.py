@@ -8,12 +8,16 @@ import os
 from reconciler import __version__, chaos
 from reconciler.apply import train
 from reconciler.apply.budget import fit_within_budget
+from reconciler.apply.fit import Fitted
 from reconciler.apply.outcome import Cost, Status, StepResult
 from reconciler.apply.run import FITTED_KEPT, Run, keep
 from reconciler.desired.fingerprint import spec_hash
+from reconciler.desired.model import Target
 from reconciler.gates.measures import MODEL_SIZE, PREDICT_P95
 from reconciler.plan.model import Action
+from reconciler.sources import source_type
 from reconciler.state import tags as t
+from reconciler.state.dataset_inputs import EVALUATION, TRAINING, DataInput
 from reconciler.state.mlflow_store import Candidate
 
 COST_KEYS = (MODEL_SIZE, PREDICT_P95)
@@ -53,6 +57,9 @@ def run_train(run: Run, action: Action) -> StepResult:
         tags[t.DIRTY] = "true"
     if target.resolved.pin:
         tags[t.PREFIX + "pin"] = target.resolved.pin
+    dataset = target.resolved.dataset
+    kind = source_type(dataset.source)
+    tags[t.DATASET_SOURCE] = kind.uri(dataset.source)
     version = run.store.log_candidate(
         Candidate(
             model_name=action.model,
@@ -70,6 +77,7 @@ def run_train(run: Run, action: Action) -> StepResult:
             pip_requirements=train.pip_requirements(),
             profile=fitted.profile,
             trusted_types=fitted.trusted_types,
+            inputs=_inputs(target, fitted, tags[t.DATASET_SOURCE]),
         )
     )
     chaos.point("train:after-register")
@@ -77,6 +85,29 @@ def run_train(run: Run, action: Action) -> StepResult:
     run.cache.registered(version)
     shown = ", ".join(f"{k} {metrics[k]:.4g}" for k in model.metrics)
     return StepResult(Status.DONE, f"trained v{version.version}: {shown}", version.version, _cost(run, action, metrics))
+
+
+def _inputs(target: Target, fitted: Fitted, uri: str) -> tuple[DataInput, ...]:
+    """The train and test splits as MLflow dataset inputs: same content hash, one per context."""
+    if fitted.columns is None:
+        return ()
+    dataset = target.resolved.dataset
+    pin = target.entry.spec.get("dataset_pin")
+    split = dataset.split.model_dump(mode="json")
+    return tuple(
+        DataInput(
+            name=f"{dataset.name} ({part})",
+            context=context,
+            content_hash=target.dataset_hash,
+            uri=uri,
+            pin=str(pin) if pin is not None else None,
+            target=dataset.target,
+            columns=fitted.columns,
+            rows=rows,
+            split={**split, "part": part},
+        )
+        for part, context, rows in (("train", TRAINING, fitted.rows[0]), ("test", EVALUATION, fitted.rows[1]))
+    )
 
 
 def _cost(run: Run, action: Action, metrics: dict[str, float]) -> Cost:

@@ -185,7 +185,7 @@ def _offline(repo: Path, base: str, scope: list[str] | None) -> tuple[Plan, list
     head = load_desired(repo)
     before = read_base(repo, head, base)
     # Contracts of what would train: a fork's pull request learns of broken data before merging.
-    head = check_untrained_data(head, ActualState("git only", {}), scope)
+    head = check_untrained_data(head, ActualState("git only", {}), scope, offline=True)
     reverts = find_reverts(repo, base)
     known = []
     for revert in reverts:

@@ -36,7 +36,8 @@ def data_diagnostics(desired: DesiredState, repo: Path, catalog: Catalog) -> lis
         doc = desired.specs.documents[("Dataset", name)]
         kind = source_type(dataset.source)
         classes = kind.known(dataset.source, repo, catalog.datasets).classes
-        if kind.files(dataset.source) or dataset.snapshots:  # data in the repository: cheap to load, so checked now
+        local = not kind.remote(dataset.source)
+        if kind.files(dataset.source) or (dataset.snapshots and local):  # in the repository: cheap, so checked now
             try:
                 frame = load_frame(dataset, repo)
             except (OSError, ValueError, KeyError) as exc:

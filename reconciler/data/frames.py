@@ -28,7 +28,8 @@ def load_frame(dataset: Dataset, repo: Path) -> Any:
         return frame
     import pandas as pd
 
-    from reconciler.data.hashing import file_sha256, verify_pin
+    from reconciler.data.hashing import verify_pin
+    from reconciler.sources.files import file_sha256
     from reconciler.sources.parquet_file import Parquet, ParquetSource
 
     parts = [frame] if dataset.uses_source else []

@@ -7,7 +7,6 @@ What is hashed is each source type's choice (reconciler.sources): the files it r
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,18 +14,8 @@ from pathlib import Path
 from reconciler.atomic import write_json
 from reconciler.canonical import sha256_json
 from reconciler.sources import source_type
-from reconciler.sources.files import DataFileError, check_data_file
+from reconciler.sources.files import DataFileError, check_data_file, file_sha256
 from reconciler.spec.kinds import Dataset
-
-CHUNK = 1024 * 1024
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_pin(repo: Path, rel: str, pinned: str, file_hash: Callable[[Path], str]) -> None:

@@ -62,12 +62,14 @@ def load_desired(repo: Path, vcs_root: Path | None = None) -> Desired:
     targets: dict[tuple[str, str], Target] = {}
     hashes: dict[tuple[Path, str], str] = {}
     unreadable: dict[tuple[Path, str], str] = {}
+    pins: dict[tuple[Path, str], str | None] = {}
     for key, (item, root, spec_file) in resolved.items():
         hasher = hashers.setdefault(root, ContentHasher(root, vcs_root / STATE_DIR / "cache" / "hashes.json"))
         hkey = (root, item.dataset.name)
         if hkey not in hashes:
             try:
                 hashes[hkey] = hasher.content_hash(item.dataset)
+                pins[hkey] = source_type(item.dataset.source).pin(item.dataset.source, root)
             except DataFileError as exc:
                 # Not data (a device, a FIFO, a file over the size limit): this model is blocked
                 # with the reason; the others reconcile. The fingerprint names the problem, so
@@ -88,7 +90,7 @@ def load_desired(repo: Path, vcs_root: Path | None = None) -> Desired:
             environment=item.environment,
             model=item.name,
             fingerprint=fingerprint(item, hashes[hkey]),
-            spec=spec_record(item.model, item.dataset, hashes[hkey]),
+            spec=spec_record(item.model, item.dataset, hashes[hkey], pins.get(hkey)),
             gates=item.gates,
             gates_hash=gates_hash(item.gates),
             ancestors=tuple(ancestors),
@@ -107,7 +109,7 @@ def watched_paths(state: DesiredState) -> tuple[str, ...]:
     """What the reconciler reads from the repository: the spec directories and the files
     datasets read. An uncommitted edit to one makes a run `dirty`; a pull request that touches
     none has nothing to plan."""
-    files = {path for d in state.specs.datasets.values() for path in source_type(d.source).files(d.source)}
+    files = {path for d in state.specs.datasets.values() for path in source_type(d.source).watched(d.source)}
     files |= {snap.parquet for d in state.specs.datasets.values() for snap in d.snapshots}
     return SPEC_DIRS + tuple(sorted(files))
 

@@ -52,10 +52,14 @@ class Desired:
         return [t.entry for t in self.targets.values()]
 
 
-def spec_record(model: Model, dataset: Dataset, dataset_hash: str) -> dict[str, Any]:
-    """The resolved spec recorded on each version: what a later diff compares against."""
-    return {
+def spec_record(model: Model, dataset: Dataset, dataset_hash: str, dataset_pin: str | None = None) -> dict[str, Any]:
+    """The resolved spec recorded on each version: what a later diff compares against. A source
+    pinned outside its spec (a DVC pointer) records the pin in words, for the plan to show."""
+    record = {
         "model": model.model_dump(by_alias=True, mode="json", exclude={"api_version", "kind"}),
         "dataset": dataset.model_dump(by_alias=True, mode="json", exclude={"api_version", "kind"}),
         "dataset_hash": dataset_hash,
     }
+    if dataset_pin is not None:
+        record["dataset_pin"] = dataset_pin
+    return record

@@ -9,11 +9,15 @@ from pathlib import Path
 
 from reconciler.data.frames import check_data, load_frame
 from reconciler.desired.model import Desired, DesiredEntry, Target
+from reconciler.sources import source_type
 from reconciler.state.actual import ActualState
 
 
-def check_untrained_data(desired: Desired, actual: ActualState, scope: Sequence[str] | None) -> Desired:
-    """Run data contracts for models that will train (loading data only when it is needed)."""
+def check_untrained_data(
+    desired: Desired, actual: ActualState, scope: Sequence[str] | None, offline: bool = False
+) -> Desired:
+    """Run data contracts for models that will train (loading data only when it is needed).
+    Offline (git alone), data kept in another system is not fetched: its pin is what plans."""
     results: dict[tuple[Path, str], tuple[str, ...]] = {}
     targets = dict(desired.targets)
     for key, target in desired.targets.items():
@@ -23,7 +27,10 @@ def check_untrained_data(desired: Desired, actual: ActualState, scope: Sequence[
         rm = actual.model(name)
         if rm is not None and rm.by_fingerprint(target.entry.fingerprint) is not None:
             continue
-        dkey = (target.data_root, target.resolved.dataset.name)
+        dataset = target.resolved.dataset
+        if offline and source_type(dataset.source).remote(dataset.source):
+            continue
+        dkey = (target.data_root, dataset.name)
         if dkey not in results:
             try:
                 frame = load_frame(target.resolved.dataset, target.data_root)

@@ -9,6 +9,7 @@ from typing import Any
 from reconciler.plan.model import Change
 
 CONTENT = Change("content", ("dataset",))
+CONTENT_KEYS = ("dataset_hash", "dataset_pin")  # said once, as the content line
 
 
 def spec_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tuple[Change, ...]:
@@ -18,10 +19,10 @@ def spec_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tuple
 
     out: list[Change] = []
     if old.get("dataset_hash") != new.get("dataset_hash"):
-        out.append(CONTENT)
+        out.append(Change("content", ("dataset",), old.get("dataset_pin"), new.get("dataset_pin")))
     diff = DeepDiff(
-        {k: v for k, v in old.items() if k != "dataset_hash"},
-        {k: v for k, v in new.items() if k != "dataset_hash"},
+        {k: v for k, v in old.items() if k not in CONTENT_KEYS},
+        {k: v for k, v in new.items() if k not in CONTENT_KEYS},
         view="tree",
         ignore_numeric_type_changes=True,
     )
@@ -35,12 +36,14 @@ def spec_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tuple
         for item in diff.get(report, []):
             out.append(Change("remove", _path(item), item.t1, None))
     unique = {change_line(c): c for c in out}  # one record per line a reader would see
-    return tuple(unique[line] for line in sorted(unique, key=lambda s: (s != change_line(CONTENT), s)))
+    return tuple(unique[line] for line in sorted(unique, key=lambda s: (not s.startswith(change_line(CONTENT)), s)))
 
 
 def change_line(change: Change) -> str:
-    """`estimator.params.C: 1.0 -> 0.5`, `dataset content changed`."""
+    """`estimator.params.C: 1.0 -> 0.5`, `dataset content changed (md5 e5ebd4c0 -> 1a2b3c4d)`."""
     if change.op == "content":
+        if change.old is not None and change.new is not None and change.old != change.new:
+            return f"dataset content changed ({change.old} -> {change.new})"
         return "dataset content changed"
     old = "(none)" if change.op == "add" else _show(change.old)
     new = "(none)" if change.op == "remove" else _show(change.new)

@@ -15,11 +15,14 @@ from pydantic import BaseModel
 from reconciler.fields import Spec, tagged_union
 from reconciler.sources.base import SourceType
 from reconciler.sources.csv_file import Csv
+from reconciler.sources.delta_table import Delta
+from reconciler.sources.dvc_file import Dvc
 from reconciler.sources.parquet_file import Parquet
+from reconciler.sources.s3_object import S3Object
 from reconciler.sources.sklearn_bundled import Sklearn
 
 # In the order the schema and error messages list them.
-SOURCE_TYPES: tuple[SourceType[Any], ...] = (Sklearn(), Csv(), Parquet())
+SOURCE_TYPES: tuple[SourceType[Any], ...] = (Sklearn(), Csv(), Parquet(), Dvc(), S3Object(), Delta())
 
 _BY_SPEC: dict[type[Spec], SourceType[Any]] = {t.spec: t for t in SOURCE_TYPES}
 

@@ -59,6 +59,11 @@ class SourceType(Generic[S]):
         loads them to check the data contract."""
         return ()
 
+    def watched(self, source: S) -> tuple[str, ...]:
+        """Repository files that pin what it loads (its data files, or a pointer to data kept
+        elsewhere): a pull request touching one has something to plan."""
+        return self.files(source)
+
     def content_hash(self, source: S, repo: Path, file_hash: FileHash) -> str:
         """A digest of the rows and columns it loads, stable across machines and processes."""
         raise NotImplementedError
@@ -66,3 +71,38 @@ class SourceType(Generic[S]):
     def load(self, source: S, repo: Path) -> Any:
         """The whole dataset as a pandas DataFrame (features and target columns)."""
         raise NotImplementedError
+
+    def remote(self, source: S) -> bool:
+        """Whether its data lives outside git (a DVC remote, object storage, a table on disk):
+        validate and the offline plan then work from the pin alone and leave the data contract
+        to the plan apply makes."""
+        return False
+
+    def pin(self, source: S, repo: Path) -> str | None:
+        """What pins its content, in words a plan shows (`md5 e5ebd4c0`, `version 4`); None
+        for files in the repository, which git pins."""
+        return None
+
+    def uri(self, source: S) -> str:
+        """Where it comes from and at which pin, as MLflow's dataset inputs and the version's
+        provenance tags record it (never with credentials)."""
+        return self.key
+
+    def repin(self, source: S, repo: Path, version: str | None) -> Repin:
+        """The fields `reconciler pin` writes into the source for `version` (None: the latest),
+        once that version is known to exist; refused for sources git pins."""
+        raise PinError(f"a `{self.key}` source is pinned by git: commit the change to the file instead")
+
+
+class PinError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Repin:
+    """A new pin for a source: the spec fields to write, the source as it would then read, and
+    the pin in words."""
+
+    fields: Mapping[tuple[str, ...], Any]  # the path of each field within the source -> its new value
+    source: Spec
+    described: str

@@ -9,6 +9,7 @@ asks here first, and fails at once with the reason.
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -54,6 +55,14 @@ def check_data_file(path: Path | str, shown: str | None = None) -> int:
     if st.st_size > limit:
         raise DataFileError(f"{name} is {st.st_size:,} bytes, over the limit of {limit:,} (RECONCILER_MAX_DATA_BYTES)")
     return st.st_size
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def csv_header(path: Path) -> tuple[str, ...] | None:

@@ -25,6 +25,9 @@ class RepoFile(SourceType[S]):
     def files(self, source: S) -> tuple[str, ...]:
         return (self.path(source),)
 
+    def uri(self, source: S) -> str:
+        return self.path(source)  # in the repository at the version's commit (its git_commit tag)
+
     def content_hash(self, source: S, repo: Path, file_hash: FileHash) -> str:
         return file_hash(repo / self.path(source))
 

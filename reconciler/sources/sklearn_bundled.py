@@ -61,6 +61,9 @@ class Sklearn(SourceType[SklearnSource]):
             digest.update(file_hash(sklearn_data_dir() / name).encode())
         return digest.hexdigest()
 
+    def uri(self, source: SklearnSource) -> str:
+        return f"sklearn:{source.sklearn}"
+
     def load(self, source: SklearnSource, repo: Path) -> Any:
         import sklearn.datasets
 

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from reconciler.diagnostics import Diagnostic
+from reconciler.sources import SOURCE_TYPES
 from reconciler.spec.kinds import DNS_LABEL
 from reconciler.spec.yaml_source import Document, Path_
 from reconciler.suggest import did_you_mean
@@ -94,13 +95,14 @@ def _split_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Path_, tuple[Any, ...]]
     return tuple(path), tuple(loc[i:])
 
 
-UNION_TAGS = {"source": ("sklearn", "csv", "parquet"), "rules": ("metric", "cost", "baseline")}
+UNION_TAGS = {"source": tuple(t.key for t in SOURCE_TYPES), "rules": ("metric", "cost", "baseline")}
 
 
 def _without_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     out: list[Any] = []
-    for step in loc:
-        if len(out) >= 1 and out[-1] == "source" and step in UNION_TAGS["source"]:
+    for i, step in enumerate(loc):
+        # Only the step right after `source` is a tag: `source.delta.delta` names the field too.
+        if i >= 1 and loc[i - 1] == "source" and out and out[-1] == "source" and step in UNION_TAGS["source"]:
             continue
         if len(out) >= 2 and out[-2] == "rules" and isinstance(out[-1], int) and step in UNION_TAGS["rules"]:
             continue

@@ -24,6 +24,7 @@ from typing import Any
 from reconciler import chaos
 from reconciler.diagnostics import ReconcilerError
 from reconciler.redact import redact
+from reconciler.state import dataset_inputs
 from reconciler.state import tags as t
 from reconciler.state.actual import (
     MAX_LEDGER_SEQ,
@@ -36,6 +37,7 @@ from reconciler.state.actual import (
     version_label,
     version_state,
 )
+from reconciler.state.dataset_inputs import DataInput
 from reconciler.state.rollout import RolloutState, RolloutVerdict, candidate_alias, state_key
 from reconciler.state.signing import METRICS_SIGNATURE, sign_metrics
 
@@ -77,6 +79,7 @@ class Candidate:
     pip_requirements: tuple[str, ...]
     profile: Mapping[str, Any] | None = None  # reference for drift monitoring
     trusted_types: tuple[str, ...] | None = None  # skops types to vouch for, if already known
+    inputs: tuple[DataInput, ...] = ()  # the splits it was trained and scored on
 
 
 class MlflowStore:
@@ -310,6 +313,8 @@ class MlflowStore:
             chaos.point("store:after-run-start")
             mlflow.log_params({k: _param_value(v) for k, v in c.params.items()})
             mlflow.log_metrics(dict(c.metrics))
+            if c.inputs:
+                self._call(self.client.log_inputs, run.info.run_id, datasets=dataset_inputs.entities(c.inputs))
             mlflow.log_dict(dict(c.spec), "reconciler/spec.json")
             if c.profile is not None:
                 mlflow.log_dict(dict(c.profile), PROFILE_ARTIFACT)

@@ -7,6 +7,7 @@ SPEC = PREFIX + "spec"
 SPEC_HASH = PREFIX + "spec_hash"
 SPEC_FILE = PREFIX + "spec_file"
 DATASET_HASH = PREFIX + "dataset_hash"
+DATASET_SOURCE = PREFIX + "dataset_source"  # where the data came from, at which pin (no credentials)
 GIT_COMMIT = PREFIX + "git_commit"
 VERSION = PREFIX + "version"
 PLAN_ID = PREFIX + "plan"
