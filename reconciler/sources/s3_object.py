@@ -1,8 +1,8 @@
 """`uri: s3://bucket/key` with `version_id`: one version of an object in S3-compatible storage.
 
 The object version is the pin: overwriting the key makes a new version and never changes what
-trains. `sha256` (written by `reconciler pin`) is the content's identity when present, and the
-downloaded bytes are checked against it. Credentials and the endpoint come from the environment
+trains. `sha256` (written by `reconciler pin`) is checked against the downloaded bytes; the content
+identity covers both. Credentials and the endpoint come from the environment
 only (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, as boto3 reads them); a URL
 carrying credentials is refused without repeating them.
 """
@@ -81,8 +81,9 @@ def client() -> Any:
     )
 
 
-def s3_error(exc: BaseException, where: str) -> DataFileError:
-    """The reason in words, from botocore's exceptions, with nothing secret in it."""
+def s3_error(exc: BaseException, where: str, versioned: bool = True) -> DataFileError:
+    """The reason in words, from botocore's exceptions, with nothing secret in it. (A HEAD
+    request's 404 has no code: with a version asked for, that version is what is missing.)"""
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
     if isinstance(exc, ClientError):
@@ -91,7 +92,7 @@ def s3_error(exc: BaseException, where: str) -> DataFileError:
             "NoSuchVersion": "has no such version",
             "InvalidArgument": "has no such version",
             "NoSuchKey": "does not exist",
-            "404": "does not exist",
+            "404": "has no such version" if versioned else "does not exist",
             "NoSuchBucket": "is in a bucket that does not exist",
             "AccessDenied": "is not readable with the credentials in the environment",
             "403": "is not readable with the credentials in the environment",
@@ -140,10 +141,12 @@ class S3Object(SourceType[UriSource]):
         return where
 
     def content_hash(self, source: UriSource, repo: Path, file_hash: FileHash) -> str:
-        if source.sha256 is not None:
-            return source.sha256  # the bytes themselves: the same as this file committed to git
+        # The pin and, once `reconciler pin` has read them, the bytes' hash: a version id edited
+        # by hand is a change to plan (and to fail on) even when the hash was left as it was.
         where = self._where(source)
-        return sha256_json({"s3": f"{where.bucket}/{where.key}", "version_id": source.version_id})
+        return sha256_json(
+            {"s3": f"{where.bucket}/{where.key}", "version_id": source.version_id, "sha256": source.sha256}
+        )
 
     def pin(self, source: UriSource, repo: Path) -> str | None:
         return f"version_id {source.version_id[:16]}" if source.version_id else None
@@ -174,7 +177,7 @@ class S3Object(SourceType[UriSource]):
                 else client().head_object(Bucket=where.bucket, Key=where.key)
             )
         except Exception as exc:
-            raise s3_error(exc, f"{where} (version {version})" if version else str(where)) from exc
+            raise s3_error(exc, f"{where} (version {version})" if version else str(where), version is not None) from exc
         found = head.get("VersionId")
         if not found or found == "null":
             raise PinError(f"{where} has no object versions: turn versioning on for bucket '{where.bucket}'")

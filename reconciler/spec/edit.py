@@ -4,6 +4,7 @@ comments, key order and flow style; only what the edit touches changes."""
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,7 @@ def add_snapshot(path: Path, dataset: str, parquet: str, sha256: str) -> bool:
     text = path.read_text(encoding="utf-8")
     yaml = _yaml()
     docs = list(yaml.load_all(text))
-    target = next(
-        (d for d in docs if isinstance(d, CommentedMap) and d.get("kind") == "Dataset" and d.get("name") == dataset),
-        None,
-    )
-    if target is None:
-        raise ReconcilerError(f"{path}: no Dataset named '{dataset}'")
+    target = _dataset(docs, path, dataset)
     snapshots = target.get("snapshots")
     if snapshots is None:
         snapshots = CommentedSeq()
@@ -45,6 +41,48 @@ def add_snapshot(path: Path, dataset: str, parquet: str, sha256: str) -> bool:
     entry = CommentedMap([("parquet", parquet), ("sha256", DoubleQuotedScalarString(sha256))])
     entry.fa.set_flow_style()
     snapshots.append(entry)
+    _dump(path, text, docs, yaml)
+    return True
+
+
+def set_source_fields(path: Path, dataset: str, fields: Mapping[tuple[str, ...], Any]) -> bool:
+    """Set fields inside the Dataset's `source` (each by its path within the source, e.g.
+    `("delta", "version")`), keeping everything else as written; False when nothing changed."""
+    text = path.read_text(encoding="utf-8")
+    yaml = _yaml()
+    docs = list(yaml.load_all(text))
+    target = _dataset(docs, path, dataset)
+    source = target.get("source")
+    if not isinstance(source, dict):
+        raise ReconcilerError(f"{path}: the source of '{dataset}' is not a mapping")
+    changed = False
+    for steps, value in fields.items():
+        node: Any = source
+        for step in steps[:-1]:
+            if not isinstance(node.get(step), dict):
+                raise ReconcilerError(f"{path}: the source of '{dataset}' has no '{step}' mapping")
+            node = node[step]
+        # Strings quoted: a version id or a hash of digits would otherwise read back as a number.
+        new = DoubleQuotedScalarString(value) if isinstance(value, str) else value
+        if node.get(steps[-1]) != value:
+            node[steps[-1]] = new
+            changed = True
+    if changed:
+        _dump(path, text, docs, yaml)
+    return changed
+
+
+def _dataset(docs: list[Any], path: Path, dataset: str) -> CommentedMap:
+    found = next(
+        (d for d in docs if isinstance(d, CommentedMap) and d.get("kind") == "Dataset" and d.get("name") == dataset),
+        None,
+    )
+    if found is None:
+        raise ReconcilerError(f"{path}: no Dataset named '{dataset}'")
+    return found
+
+
+def _dump(path: Path, text: str, docs: list[Any], yaml: YAML) -> None:
     out = io.StringIO()
     header = _header(text)
     yaml.explicit_start = text[len(header) :].lstrip().startswith("---") or len(docs) > 1
@@ -52,7 +90,6 @@ def add_snapshot(path: Path, dataset: str, parquet: str, sha256: str) -> bool:
     dumped = out.getvalue()
     # ruamel drops comments before a file's first `---`; they are put back as they were.
     _write(path, dumped if dumped.startswith(header) else header + dumped)
-    return True
 
 
 def _header(text: str) -> str:
