@@ -20,7 +20,7 @@ def dataset(source: dict[str, object]) -> Dataset:
 def test_every_registered_type_has_its_own_key_and_a_field_named_after_it() -> None:
     assert [t.key for t in SOURCE_TYPES] == ["sklearn", "csv", "parquet", "dvc", "uri", "delta"]
     for t in SOURCE_TYPES:
-        assert list(t.spec.model_fields)[0] == t.key  # the key first; a pin may follow (uri's version_id)
+        assert next(iter(t.spec.model_fields)) == t.key  # the key first; a pin may follow (uri's version_id)
 
 
 def test_a_source_parses_to_its_type_and_two_keys_are_refused() -> None:
