@@ -1,0 +1,145 @@
+"""A Dataset tracked by DVC in the specs' own repository, with a local-directory remote: the
+pointer's md5 is the pin, an edited working copy trains nothing and is never what trains,
+`dvc add` + commit retrains its models only, a revert rolls back without training, and data
+that does not match its pointer is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Repo
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+DATASET = """kind: Dataset
+name: iris-dvc
+source: {dvc: {path: data/iris.csv}}
+target: target
+split: {test_size: 0.3, seed: 7, stratify: true}
+checks: {min_rows: 100}
+"""
+MODEL = """kind: Model
+name: {name}
+dataset: iris-dvc
+estimator:
+  class: sklearn.linear_model.LogisticRegression
+  params: {{C: {c}, max_iter: 500}}
+metrics: [accuracy]
+"""
+
+
+def dvc(repo: Repo, *args: str) -> str:
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dvc")), *args],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def write_iris(repo: Repo, rows: int) -> None:
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame
+    frame = frame.sample(n=rows, random_state=1) if rows < len(frame) else frame
+    (repo.path / "data").mkdir(exist_ok=True)
+    frame.to_csv(repo.path / "data" / "iris.csv", index=False)
+
+
+def rows_trained(repo: Repo, model: str, version: str) -> int:
+    client = repo.client()
+    run = client.get_run(client.get_model_version(model, version).run_id)
+    return sum(json.loads(d.dataset.profile)["num_rows"] for d in run.inputs.dataset_inputs)
+
+
+def deploy(repo: Repo, name: str) -> None:
+    repo.write(f"specs/models/{name}.yaml", MODEL.format(name=name, c=1.0 if name == "dvc-classifier" else 0.5))
+    repo.edit(
+        "environments/dev.yaml",
+        "  wine-classifier: {gates: [quality]}\n",
+        f"  wine-classifier: {{gates: [quality]}}\n  {name}: {{gates: [quality]}}\n",
+    )
+
+
+def test_a_dvc_pointer_pins_what_trains(repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    remote = tmp_path / "dvc-remote"
+    dvc(repo, "init", "-q")
+    dvc(repo, "remote", "add", "-d", "store", str(remote))
+    write_iris(repo, 150)
+    dvc(repo, "add", "-q", "data/iris.csv")
+    dvc(repo, "push", "-q")
+    md5_v1 = hashlib.md5((repo.path / "data/iris.csv").read_bytes(), usedforsecurity=False).hexdigest()
+    repo.write("specs/datasets/iris-dvc.yaml", DATASET)
+    deploy(repo, "dvc-classifier")
+    repo.commit("iris tracked by DVC")
+    code, out = repo.apply()
+    assert code == 0, out
+    version = repo.client().get_model_version("dvc-classifier", "1")
+    assert version.tags["reconciler.dataset_source"] == "dvc:data/iris.csv"
+    assert json.loads(version.tags["reconciler.spec"])["dataset_pin"] == f"md5 {md5_v1[:12]}"
+    assert rows_trained(repo, "dvc-classifier", "1") == 150
+
+    # The working copy edited without `dvc add`: the pin has not moved, nothing retrains...
+    write_iris(repo, 120)
+    assert {a["kind"] for a in repo.plan()["actions"]} == {"noop"}
+    # ...and a new model on the same pin, with DVC's cache gone, reads the pinned bytes from
+    # the remote, not the edited copy.
+    shutil.rmtree(repo.path / ".dvc" / "cache")
+    deploy(repo, "dvc-classifier-2")
+    repo.commit("a second model on iris-dvc")
+    code, out = repo.apply()
+    assert code == 0 and "1 trained" in out, out
+    assert rows_trained(repo, "dvc-classifier-2", "1") == 150
+
+    # `dvc add` and commit the pointer: exactly the models on that dataset retrain.
+    dvc(repo, "add", "-q", "data/iris.csv")
+    dvc(repo, "push", "-q")
+    md5_v2 = hashlib.md5((repo.path / "data/iris.csv").read_bytes(), usedforsecurity=False).hexdigest()
+    bump = repo.commit("iris-dvc: 120 rows")
+    code, out, err = repo.run("plan")
+    assert f"dataset content changed (md5 {md5_v1[:12]} -> md5 {md5_v2[:12]})" in out, out
+    trains = sorted(a["model"] for a in repo.plan()["actions"] if a["kind"] == "train")
+    assert trains == ["dvc-classifier", "dvc-classifier-2"]
+    code, out = repo.apply()
+    assert code == 0 and "2 trained" in out, out
+    assert rows_trained(repo, "dvc-classifier", "2") == 120
+
+    versions = repo.version_count()
+    repo.revert(bump)
+    code, out = repo.apply()
+    assert code == 0, out
+    assert repo.version_count() == versions  # 0 trainings
+    assert repo.aliases()[("dev", "dvc-classifier")] == "1"
+
+    # A pointer whose md5 names bytes that are not what DVC's cache holds under it: refused.
+    before = (repo.version_count(), repo.aliases())
+    fake = hashlib.md5(b"not the data", usedforsecurity=False).hexdigest()
+    stored = repo.path / ".dvc" / "cache" / "files" / "md5" / fake[:2] / fake[2:]
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    write_iris(repo, 110)
+    shutil.copyfile(repo.path / "data/iris.csv", stored)
+    pointer = repo.path / "data/iris.csv.dvc"
+    pointer.write_text(pointer.read_text().replace(md5_v1, fake))
+    repo.commit("a pointer that does not match its data")
+    code, out = repo.apply()
+    assert code == 1 and "the data DVC holds does not match its pointer" in out, out
+    assert (repo.version_count(), repo.aliases()) == before
+
+    # A pointer to data nobody pushed: the remote does not have it.
+    missing = hashlib.md5(b"never pushed", usedforsecurity=False).hexdigest()
+    pointer.write_text(pointer.read_text().replace(fake, missing))
+    repo.commit("a pointer to data never pushed")
+    code, out = repo.apply()
+    assert code == 1 and "is not in the DVC remote (was `dvc push` run?)" in out, out
+    assert (repo.version_count(), repo.aliases()) == before
