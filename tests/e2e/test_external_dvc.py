@@ -107,7 +107,7 @@ def test_a_dvc_pointer_pins_what_trains(repo: Repo, tmp_path: Path, monkeypatch:
     dvc(repo, "push", "-q")
     md5_v2 = hashlib.md5((repo.path / "data/iris.csv").read_bytes(), usedforsecurity=False).hexdigest()
     bump = repo.commit("iris-dvc: 120 rows")
-    code, out, err = repo.run("plan")
+    _, out, _ = repo.run("plan")
     assert f"dataset content changed (md5 {md5_v1[:12]} -> md5 {md5_v2[:12]})" in out, out
     trains = sorted(a["model"] for a in repo.plan()["actions"] if a["kind"] == "train")
     assert trains == ["dvc-classifier", "dvc-classifier-2"]
