@@ -24,6 +24,7 @@ FULL = {
     "monitor_bench.py": ["--rows", "100000", "--repeat", "3"],
     "serve_bench.py": ["--requests", "2000", "--seconds", "10", "--clients", "4"],
     "rollout_bench.py": ["--requests", "3000"],
+    "external_bench.py": ["--rows", "200000", "--repeat", "3"],
 }
 QUICK = {
     "validate_bench.py": ["--files", "60", "--repeat", "1"],
@@ -45,6 +46,7 @@ QUICK = {
     "monitor_bench.py": ["--rows", "2000", "--repeat", "1"],
     "serve_bench.py": ["--requests", "100", "--seconds", "1", "--clients", "2"],
     "rollout_bench.py": ["--requests", "90"],
+    "external_bench.py": ["--rows", "2000", "--repeat", "1"],
 }
 
 

@@ -28,6 +28,7 @@ def test_benchmarks_run_in_quick_mode(tmp_path: Path) -> None:
         "# monitoring benchmark",
         "# serving benchmark",
         "# rollout benchmark",
+        "# data outside git",
     ):
         assert heading in text
     assert "0 trainings" in text, "a revert rollback never trains"

@@ -36,7 +36,7 @@ class DvcFile(Spec):
     repo: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = Field(
         default=None, description="Another git repository holding it (a URL); default: this one."
     )
-    rev: str | None = Field(default=None, description="With repo: the full commit to read it at.")
+    rev: str | None = Field(default=None, description="With repo (required there): the full commit to read it at.")
 
     @field_validator("rev")
     @classmethod
@@ -50,8 +50,6 @@ class DvcFile(Spec):
 
     @model_validator(mode="after")
     def _rev_with_repo(self) -> DvcFile:
-        if self.repo is not None and self.rev is None:
-            raise ValueError("rev is required with repo: a full commit SHA (a branch or tag can move)")
         if self.repo is None and self.rev is not None:
             raise ValueError("rev needs repo: in this repository the pointer file committed with the specs is the pin")
         return self
@@ -110,6 +108,12 @@ class Dvc(SourceType[DvcSource]):
                 yield (
                     ("dvc", "repo"),
                     f"'{redact(spec.repo)}' is not a git URL (https://, ssh://, git@host:path, file://)",
+                )
+            if spec.rev is None:
+                yield (
+                    ("dvc",),
+                    "rev is required with repo: a full commit SHA, as a branch or tag can move "
+                    "(`reconciler pin DATASET` writes the newest)",
                 )
             return
         try:
@@ -172,6 +176,8 @@ class Dvc(SourceType[DvcSource]):
         return read_frame(cache, spec.path, shown)
 
     def _load_other(self, spec: DvcFile, repo: Path) -> Any:
+        if spec.rev is None:
+            raise DataFileError(f"{spec.path} of {redact(str(spec.repo))} has no rev: it is not pinned")
         pin = f"{spec.repo}@{spec.rev}:{spec.path}"
         shown = f"{spec.path} of {redact(str(spec.repo))} at {str(spec.rev)[:12]}"
         path = cached_path(repo, "dvc", pin)

@@ -9,6 +9,8 @@ carrying credentials is refused without repeating them.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -71,7 +73,13 @@ def parse_s3(uri: str) -> tuple[S3Key | None, str | None]:
 
 def client() -> Any:
     """An S3 client configured by the environment, failing fast: an endpoint that does not
-    answer is an error in seconds, not after minutes of retries."""
+    answer is an error in seconds, not after minutes of retries. One per configuration: making
+    one costs more than downloading a few megabytes."""
+    return _client(tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))))
+
+
+@functools.lru_cache(maxsize=4)
+def _client(configuration: tuple[tuple[str, str], ...]) -> Any:
     import boto3
     from botocore.config import Config
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Repo
+from tests.e2e.conftest import Repo, make_repo
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -47,13 +47,13 @@ def dvc(repo: Repo, *args: str) -> str:
     return result.stdout
 
 
-def write_iris(repo: Repo, rows: int) -> None:
+def write_iris(repo: Repo, rows: int, rel: str = "data/iris.csv") -> None:
     from sklearn.datasets import load_iris
 
     frame = load_iris(as_frame=True).frame
     frame = frame.sample(n=rows, random_state=1) if rows < len(frame) else frame
-    (repo.path / "data").mkdir(exist_ok=True)
-    frame.to_csv(repo.path / "data" / "iris.csv", index=False)
+    (repo.path / rel).parent.mkdir(exist_ok=True)
+    frame.to_csv(repo.path / rel, index=False)
 
 
 def rows_trained(repo: Repo, model: str, version: str) -> int:
@@ -143,3 +143,66 @@ def test_a_dvc_pointer_pins_what_trains(repo: Repo, tmp_path: Path, monkeypatch:
     code, out = repo.apply()
     assert code == 1 and "is not in the DVC remote (was `dvc push` run?)" in out, out
     assert (repo.version_count(), repo.aliases()) == before
+
+
+EXTERNAL = """kind: Dataset
+name: iris-dvc
+source:
+  dvc: {path: iris.csv, repo: "REPO"}   # a data registry: another repository
+target: target
+split: {test_size: 0.3, seed: 7, stratify: true}
+checks: {min_rows: 100}
+"""
+
+
+def test_a_file_of_another_dvc_repository_is_pinned_by_commit(
+    repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    data = make_data_registry(tmp_path / "data-registry", tmp_path / "registry-remote")
+    first = data.git.head.commit.hexsha
+    data.git.create_tag("v1")
+    write_iris(data, 120, "iris.csv")
+    dvc(data, "add", "-q", "iris.csv")
+    dvc(data, "push", "-q")
+    second = data.commit("120 rows")
+
+    repo.write("specs/datasets/iris-dvc.yaml", EXTERNAL.replace("REPO", data.path.as_uri()))
+    deploy(repo, "dvc-classifier")
+    code, out, err = repo.run("validate")
+    assert code == 1 and "source.dvc: rev is required with repo" in out, out
+    code, out, err = repo.run_plain("pin", "iris-dvc", "--version", "v1", "--repo", str(repo.path))
+    assert code == 0 and f"(unpinned) -> rev {first}" in out, out + err
+    repo.commit("iris from the data registry, at v1")
+    code, out = repo.apply()
+    assert code == 0, out
+    assert rows_trained(repo, "dvc-classifier", "1") == 150
+
+    code, out, err = repo.run_plain("pin", "iris-dvc", "--latest", "--repo", str(repo.path))
+    assert code == 0 and f"rev {first[:12]} -> rev {second}" in out, out + err
+    bump = repo.commit("iris from the data registry, newest")
+    _, out, _ = repo.run("plan")
+    assert f"dataset content changed (rev {first[:12]} -> rev {second[:12]})" in out, out
+    code, out = repo.apply()
+    assert code == 0 and "1 trained" in out, out
+    assert rows_trained(repo, "dvc-classifier", "2") == 120
+
+    versions = repo.version_count()
+    repo.revert(bump)
+    code, out = repo.apply()
+    assert code == 0 and repo.version_count() == versions, out
+    assert repo.aliases()[("dev", "dvc-classifier")] == "1"
+
+    code, out, err = repo.run_plain("pin", "iris-dvc", "--version", "no-such-tag", "--repo", str(repo.path))
+    assert code == 1 and "has no branch or tag 'no-such-tag'" in err, out + err
+
+
+def make_data_registry(path: Path, remote: Path) -> Repo:
+    data = make_repo(path, {"README.md": "a data registry\n"}, None)  # type: ignore[arg-type]  # never runs a command
+    dvc(data, "init", "-q")
+    dvc(data, "remote", "add", "-d", "store", str(remote))
+    write_iris(data, 150, "iris.csv")
+    dvc(data, "add", "-q", "iris.csv")
+    dvc(data, "push", "-q")
+    data.commit("iris, 150 rows")
+    return data
