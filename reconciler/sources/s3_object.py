@@ -22,7 +22,7 @@ from pydantic import Field, StringConstraints
 
 from reconciler.canonical import sha256_json
 from reconciler.fields import Spec
-from reconciler.redact import redact
+from reconciler.redact import redact, redact_url
 from reconciler.sources.base import Bundled, FileHash, PinError, Repin, SourceType, SpecPath
 from reconciler.sources.fetched import cached_path, read_frame, store, suffix_problem
 from reconciler.sources.files import DataFileError, file_sha256
@@ -60,7 +60,7 @@ def parse_s3(uri: str) -> tuple[S3Key | None, str | None]:
     if "@" in parts.netloc:
         return None, "the URL carries credentials: give them in the environment (AWS_ACCESS_KEY_ID...), not in a spec"
     if parts.scheme != "s3":
-        return None, f"'{redact(uri)}' is not an s3:// URL (the only object storage supported)"
+        return None, f"'{redact_url(uri)}' is not an s3:// URL (the only object storage supported)"
     if parts.query or parts.fragment:
         return None, "the URL has a query or fragment: the version goes in version_id"
     if not _BUCKET.match(parts.netloc):

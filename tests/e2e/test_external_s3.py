@@ -212,3 +212,24 @@ def test_bad_pins_and_an_unreachable_store_change_nothing(
     assert (repo.version_count(), repo.aliases()) == before
     assert SECRET_KEY not in out and ACCESS_KEY not in out
     assert not any(Path(p).name.endswith(".part") for p in (repo.path / ".reconciler").rglob("*"))
+
+
+def test_validate_and_the_offline_plan_need_no_store_and_no_credentials(repo: Repo) -> None:
+    """No endpoint, no credentials, nothing listening: the pin alone plans."""
+    pinned = DATASET.replace("  uri: s3://lake/iris.csv", '  uri: s3://lake/iris.csv\n  version_id: "v-one"')
+    repo.write("specs/datasets/lake-iris.yaml", pinned)
+    repo.write("specs/models/lake-classifier.yaml", MODEL.format(name="lake-classifier", c=1.0))
+    repo.edit(
+        "environments/dev.yaml",
+        "  wine-classifier: {gates: [quality]}\n",
+        "  wine-classifier: {gates: [quality]}\n  lake-classifier: {gates: [quality]}\n",
+    )
+    repo.commit("pinned at v-one")
+    repo.write("specs/datasets/lake-iris.yaml", pinned.replace("v-one", "v-two"))
+    code, out, err = repo.run("validate")
+    assert code == 0, out + err
+    code, out, err = repo.run("plan", "--offline", "--base", "HEAD")
+    assert code == 0, out + err
+    assert "dataset content changed (version_id v-one -> version_id v-two)" in out, out
+    assert "~ lake-classifier" in out and "= iris-classifier" in out
+    assert "Plan: 1 to train, 1 to promote, 0 blocked." in out, out
