@@ -83,6 +83,8 @@ def test_a_dvc_pointer_pins_what_trains(repo: Repo, tmp_path: Path, monkeypatch:
     repo.write("specs/datasets/iris-dvc.yaml", DATASET)
     deploy(repo, "dvc-classifier")
     repo.commit("iris tracked by DVC")
+    # The pointer is what a pull request must touch to change the data: it is an input.
+    assert "data/iris.csv.dvc" in repo.run("inputs")[1].split()
     code, out = repo.apply()
     assert code == 0, out
     version = repo.client().get_model_version("dvc-classifier", "1")
