@@ -39,9 +39,9 @@ def write_version(repo: Repo, rows: int) -> None:
     write_deltalake(str(repo.path / "data" / "iris-delta"), frame.reset_index(drop=True), mode="overwrite")
 
 
-def rows_trained(repo: Repo, version: str) -> int:
+def rows_trained(repo: Repo, version: str, model: str = "delta-classifier") -> int:
     client = repo.client()
-    run = client.get_run(client.get_model_version("delta-classifier", version).run_id)
+    run = client.get_run(client.get_model_version(model, version).run_id)
     return sum(json.loads(d.dataset.profile)["num_rows"] for d in run.inputs.dataset_inputs)
 
 
@@ -64,6 +64,17 @@ def test_a_delta_version_trains_and_only_a_pin_change_retrains(repo: Repo) -> No
 
     write_version(repo, 120)  # version 1 of the table: written, not pinned
     assert {a["kind"] for a in repo.plan()["actions"]} == {"noop"}
+    # A new model on the same pin reads version 0, not what the table holds now.
+    repo.write("specs/models/delta-classifier-2.yaml", MODEL.replace("delta-classifier", "delta-classifier-2"))
+    repo.edit(
+        "environments/dev.yaml",
+        "  delta-classifier: {gates: [quality]}\n",
+        "  delta-classifier: {gates: [quality]}\n  delta-classifier-2: {gates: [quality]}\n",
+    )
+    repo.commit("a second model on iris-delta")
+    code, out = repo.apply()
+    assert code == 0 and "1 trained" in out, out
+    assert rows_trained(repo, "1", "delta-classifier-2") == 150
 
     code, out, err = repo.run_plain("pin", "iris-delta", "--repo", str(repo.path))
     assert code == 0 and "iris-delta: version 0 -> version 1 (120 rows, contract passed)" in out, out + err
@@ -73,9 +84,10 @@ def test_a_delta_version_trains_and_only_a_pin_change_retrains(repo: Repo) -> No
     code, out, err = repo.run("plan")
     assert "dataset content changed (version 0 -> version 1)" in out, out
     assert "dataset.source.delta.version: 0 -> 1" in out, out
-    assert [a["model"] for a in repo.plan()["actions"] if a["kind"] == "train"] == ["delta-classifier"]
+    trains = sorted(a["model"] for a in repo.plan()["actions"] if a["kind"] == "train")
+    assert trains == ["delta-classifier", "delta-classifier-2"]
     code, out = repo.apply()
-    assert code == 0 and "1 trained" in out, out
+    assert code == 0 and "2 trained" in out, out
     assert rows_trained(repo, "2") == 120
 
     versions = repo.version_count()
