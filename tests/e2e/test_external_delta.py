@@ -4,11 +4,10 @@ without training, and a version in the future is refused with its position."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.e2e.conftest import Repo
+from tests.e2e.external_data import deploy, iris, revert_rolls_back_without_training, rows_trained
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -20,61 +19,34 @@ target: target
 split: {test_size: 0.3, seed: 7, stratify: true}
 checks: {min_rows: 100}
 """
-MODEL = """kind: Model
-name: delta-classifier
-dataset: iris-delta
-estimator:
-  class: sklearn.linear_model.LogisticRegression
-  params: {C: 1.0, max_iter: 500}
-metrics: [accuracy]
-"""
 
 
 def write_version(repo: Repo, rows: int) -> None:
     from deltalake import write_deltalake
-    from sklearn.datasets import load_iris
 
-    frame = load_iris(as_frame=True).frame
-    frame = frame.sample(n=rows, random_state=1) if rows < len(frame) else frame
-    write_deltalake(str(repo.path / "data" / "iris-delta"), frame.reset_index(drop=True), mode="overwrite")
-
-
-def rows_trained(repo: Repo, version: str, model: str = "delta-classifier") -> int:
-    client = repo.client()
-    run = client.get_run(client.get_model_version(model, version).run_id)
-    return sum(json.loads(d.dataset.profile)["num_rows"] for d in run.inputs.dataset_inputs)
+    write_deltalake(str(repo.path / "data" / "iris-delta"), iris(rows), mode="overwrite")
 
 
 def test_a_delta_version_trains_and_only_a_pin_change_retrains(repo: Repo) -> None:
     write_version(repo, 150)
     repo.write("specs/datasets/iris-delta.yaml", DATASET)
-    repo.write("specs/models/delta-classifier.yaml", MODEL)
+    deploy(repo, "delta-classifier", "iris-delta")
     repo.write(".gitignore", ".reconciler/\ndata/iris-delta/\n")
-    repo.edit(
-        "environments/dev.yaml",
-        "  wine-classifier: {gates: [quality]}\n",
-        "  wine-classifier: {gates: [quality]}\n  delta-classifier: {gates: [quality]}\n",
-    )
     repo.commit("iris as a Delta table at version 0")
     code, out = repo.apply()
     assert code == 0, out
     version = repo.client().get_model_version("delta-classifier", "1")
     assert version.tags["reconciler.dataset_source"] == "delta:data/iris-delta@v0"
-    assert rows_trained(repo, "1") == 150
+    assert rows_trained(repo, "delta-classifier", "1") == 150
 
     write_version(repo, 120)  # version 1 of the table: written, not pinned
     assert {a["kind"] for a in repo.plan()["actions"]} == {"noop"}
     # A new model on the same pin reads version 0, not what the table holds now.
-    repo.write("specs/models/delta-classifier-2.yaml", MODEL.replace("delta-classifier", "delta-classifier-2"))
-    repo.edit(
-        "environments/dev.yaml",
-        "  delta-classifier: {gates: [quality]}\n",
-        "  delta-classifier: {gates: [quality]}\n  delta-classifier-2: {gates: [quality]}\n",
-    )
+    deploy(repo, "delta-classifier-2", "iris-delta", c=0.5)
     repo.commit("a second model on iris-delta")
     code, out = repo.apply()
     assert code == 0 and "1 trained" in out, out
-    assert rows_trained(repo, "1", "delta-classifier-2") == 150
+    assert rows_trained(repo, "delta-classifier-2", "1") == 150
 
     code, out, err = repo.run_plain("pin", "iris-delta", "--repo", str(repo.path))
     assert code == 0 and "iris-delta: version 0 -> version 1 (120 rows, contract passed)" in out, out + err
@@ -88,14 +60,9 @@ def test_a_delta_version_trains_and_only_a_pin_change_retrains(repo: Repo) -> No
     assert trains == ["delta-classifier", "delta-classifier-2"]
     code, out = repo.apply()
     assert code == 0 and "2 trained" in out, out
-    assert rows_trained(repo, "2") == 120
+    assert rows_trained(repo, "delta-classifier", "2") == 120
 
-    versions = repo.version_count()
-    repo.revert(bump)
-    code, out = repo.apply()
-    assert code == 0, out
-    assert repo.version_count() == versions  # 0 trainings
-    assert repo.aliases()[("dev", "delta-classifier")] == "1"
+    revert_rolls_back_without_training(repo, bump, "delta-classifier", to="1")
 
     # A version the table has not reached: refused at validate, where it is written.
     before = (repo.version_count(), repo.aliases())

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Repo, make_repo
+from tests.e2e.external_data import deploy, iris, revert_rolls_back_without_training, rows_trained
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -24,14 +25,6 @@ source: {dvc: {path: data/iris.csv}}
 target: target
 split: {test_size: 0.3, seed: 7, stratify: true}
 checks: {min_rows: 100}
-"""
-MODEL = """kind: Model
-name: {name}
-dataset: iris-dvc
-estimator:
-  class: sklearn.linear_model.LogisticRegression
-  params: {{C: {c}, max_iter: 500}}
-metrics: [accuracy]
 """
 
 
@@ -48,27 +41,8 @@ def dvc(repo: Repo, *args: str) -> str:
 
 
 def write_iris(repo: Repo, rows: int, rel: str = "data/iris.csv") -> None:
-    from sklearn.datasets import load_iris
-
-    frame = load_iris(as_frame=True).frame
-    frame = frame.sample(n=rows, random_state=1) if rows < len(frame) else frame
     (repo.path / rel).parent.mkdir(exist_ok=True)
-    frame.to_csv(repo.path / rel, index=False)
-
-
-def rows_trained(repo: Repo, model: str, version: str) -> int:
-    client = repo.client()
-    run = client.get_run(client.get_model_version(model, version).run_id)
-    return sum(json.loads(d.dataset.profile)["num_rows"] for d in run.inputs.dataset_inputs)
-
-
-def deploy(repo: Repo, name: str) -> None:
-    repo.write(f"specs/models/{name}.yaml", MODEL.format(name=name, c=1.0 if name == "dvc-classifier" else 0.5))
-    repo.edit(
-        "environments/dev.yaml",
-        "  wine-classifier: {gates: [quality]}\n",
-        f"  wine-classifier: {{gates: [quality]}}\n  {name}: {{gates: [quality]}}\n",
-    )
+    iris(rows).to_csv(repo.path / rel, index=False)
 
 
 def test_a_dvc_pointer_pins_what_trains(repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,7 +55,7 @@ def test_a_dvc_pointer_pins_what_trains(repo: Repo, tmp_path: Path, monkeypatch:
     dvc(repo, "push", "-q")
     md5_v1 = hashlib.md5((repo.path / "data/iris.csv").read_bytes(), usedforsecurity=False).hexdigest()
     repo.write("specs/datasets/iris-dvc.yaml", DATASET)
-    deploy(repo, "dvc-classifier")
+    deploy(repo, "dvc-classifier", "iris-dvc")
     repo.commit("iris tracked by DVC")
     # The pointer is what a pull request must touch to change the data: it is an input.
     assert "data/iris.csv.dvc" in repo.run("inputs")[1].split()
@@ -98,7 +72,7 @@ def test_a_dvc_pointer_pins_what_trains(repo: Repo, tmp_path: Path, monkeypatch:
     # ...and a new model on the same pin, with DVC's cache gone, reads the pinned bytes from
     # the remote, not the edited copy.
     shutil.rmtree(repo.path / ".dvc" / "cache")
-    deploy(repo, "dvc-classifier-2")
+    deploy(repo, "dvc-classifier-2", "iris-dvc", c=0.5)
     repo.commit("a second model on iris-dvc")
     code, out = repo.apply()
     assert code == 0 and "1 trained" in out, out
@@ -117,12 +91,7 @@ def test_a_dvc_pointer_pins_what_trains(repo: Repo, tmp_path: Path, monkeypatch:
     assert code == 0 and "2 trained" in out, out
     assert rows_trained(repo, "dvc-classifier", "2") == 120
 
-    versions = repo.version_count()
-    repo.revert(bump)
-    code, out = repo.apply()
-    assert code == 0, out
-    assert repo.version_count() == versions  # 0 trainings
-    assert repo.aliases()[("dev", "dvc-classifier")] == "1"
+    revert_rolls_back_without_training(repo, bump, "dvc-classifier", to="1")
 
     # A pointer whose md5 names bytes that are not what DVC's cache holds under it: refused.
     before = (repo.version_count(), repo.aliases())
@@ -170,7 +139,7 @@ def test_a_file_of_another_dvc_repository_is_pinned_by_commit(
     second = data.commit("120 rows")
 
     repo.write("specs/datasets/iris-dvc.yaml", EXTERNAL.replace("REPO", data.path.as_uri()))
-    deploy(repo, "dvc-classifier")
+    deploy(repo, "dvc-classifier", "iris-dvc")
     code, out, err = repo.run("validate")
     assert code == 1 and "source.dvc: rev is required with repo" in out, out
     code, out, err = repo.run_plain("pin", "iris-dvc", "--version", "v1", "--repo", str(repo.path))
@@ -189,11 +158,7 @@ def test_a_file_of_another_dvc_repository_is_pinned_by_commit(
     assert code == 0 and "1 trained" in out, out
     assert rows_trained(repo, "dvc-classifier", "2") == 120
 
-    versions = repo.version_count()
-    repo.revert(bump)
-    code, out = repo.apply()
-    assert code == 0 and repo.version_count() == versions, out
-    assert repo.aliases()[("dev", "dvc-classifier")] == "1"
+    revert_rolls_back_without_training(repo, bump, "dvc-classifier", to="1")
 
     code, out, err = repo.run_plain("pin", "iris-dvc", "--version", "no-such-tag", "--repo", str(repo.path))
     assert code == 1 and "has no branch or tag 'no-such-tag'" in err, out + err

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Repo
+from tests.e2e.external_data import deploy, iris, revert_rolls_back_without_training, rows_trained
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, S3Server, serve
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -28,14 +29,6 @@ target: target
 split: {test_size: 0.3, seed: 7, stratify: true}
 checks: {min_rows: 100}
 """
-MODEL = """kind: Model
-name: {name}
-dataset: lake-iris
-estimator:
-  class: sklearn.linear_model.LogisticRegression
-  params: {{C: {c}, max_iter: 500}}
-metrics: [accuracy]
-"""
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +37,8 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 
 def iris_csv(rows: int) -> bytes:
-    from sklearn.datasets import load_iris
-
-    frame = load_iris(as_frame=True).frame
-    frame = frame.sample(n=rows, random_state=1) if rows < len(frame) else frame
     out = io.StringIO()
-    frame.to_csv(out, index=False)
+    iris(rows).to_csv(out, index=False)
     return out.getvalue().encode()
 
 
@@ -65,12 +54,7 @@ def lake_repo(repo: Repo, s3: S3Server, monkeypatch: pytest.MonkeyPatch, bucket:
     client.create_bucket(Bucket=bucket)
     client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     repo.write("specs/datasets/lake-iris.yaml", DATASET.replace("s3://lake/", f"s3://{bucket}/"))
-    repo.write("specs/models/lake-classifier.yaml", MODEL.format(name="lake-classifier", c=1.0))
-    repo.edit(
-        "environments/dev.yaml",
-        "  wine-classifier: {gates: [quality]}\n",
-        "  wine-classifier: {gates: [quality]}\n  lake-classifier: {gates: [quality]}\n",
-    )
+    deploy(repo, "lake-classifier", "lake-iris")
 
 
 def inputs_of(repo: Repo, model: str, version: str) -> list[Any]:
@@ -129,17 +113,12 @@ def test_an_s3_version_trains_overwrites_do_not_and_a_revert_rolls_back(
     assert {a["kind"] for a in plan["actions"]} == {"noop"}
     # A new model on the same pin, with the download cache gone, still reads the pinned bytes.
     shutil.rmtree(repo.path / ".reconciler" / "cache" / "data")
-    repo.write("specs/models/lake-classifier-2.yaml", MODEL.format(name="lake-classifier-2", c=0.5))
-    repo.edit(
-        "environments/dev.yaml",
-        "  lake-classifier: {gates: [quality]}\n",
-        "  lake-classifier: {gates: [quality]}\n  lake-classifier-2: {gates: [quality]}\n",
-    )
+    deploy(repo, "lake-classifier-2", "lake-iris", c=0.5)
     repo.commit("a second model on the lake's iris")
     code, out = repo.apply()
     seen.append(out)
     assert code == 0 and "1 trained" in out, out
-    assert sum(json.loads(d.dataset.profile)["num_rows"] for d in inputs_of(repo, "lake-classifier-2", "1")) == 150
+    assert rows_trained(repo, "lake-classifier-2", "1") == 150
 
     # Moving the pin retrains exactly the models on that dataset, and the plan says why.
     code, out, err = repo.run_plain("pin", "lake-iris", "--latest", "--repo", str(repo.path))
@@ -155,16 +134,10 @@ def test_an_s3_version_trains_overwrites_do_not_and_a_revert_rolls_back(
     code, out = repo.apply()
     seen.append(out)
     assert code == 0 and "2 trained" in out, out
-    assert sum(json.loads(d.dataset.profile)["num_rows"] for d in inputs_of(repo, "lake-classifier", "2")) == 120
+    assert rows_trained(repo, "lake-classifier", "2") == 120
 
     # Reverting the bump rolls back by alias alone.
-    versions = repo.version_count()
-    repo.revert(bump)
-    code, out = repo.apply()
-    seen.append(out)
-    assert code == 0 and "trained" not in out.replace("0 trained", ""), out
-    assert repo.version_count() == versions
-    assert repo.aliases()[("dev", "lake-classifier")] == "1"
+    revert_rolls_back_without_training(repo, bump, "lake-classifier", to="1")
 
     code, out, err = repo.run("status")
     seen.append(out + err)
@@ -218,12 +191,7 @@ def test_validate_and_the_offline_plan_need_no_store_and_no_credentials(repo: Re
     """No endpoint, no credentials, nothing listening: the pin alone plans."""
     pinned = DATASET.replace("  uri: s3://lake/iris.csv", '  uri: s3://lake/iris.csv\n  version_id: "v-one"')
     repo.write("specs/datasets/lake-iris.yaml", pinned)
-    repo.write("specs/models/lake-classifier.yaml", MODEL.format(name="lake-classifier", c=1.0))
-    repo.edit(
-        "environments/dev.yaml",
-        "  wine-classifier: {gates: [quality]}\n",
-        "  wine-classifier: {gates: [quality]}\n  lake-classifier: {gates: [quality]}\n",
-    )
+    deploy(repo, "lake-classifier", "lake-iris")
     repo.commit("pinned at v-one")
     repo.write("specs/datasets/lake-iris.yaml", pinned.replace("v-one", "v-two"))
     code, out, err = repo.run("validate")
