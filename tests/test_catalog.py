@@ -47,8 +47,12 @@ def test_catalog_refuses_non_estimators_and_knows_kinds() -> None:
     assert c.estimators["sklearn.preprocessing.StandardScaler"].kind == "transformer"
     assert all(path.startswith("sklearn.") for path in c.estimators)
     assert not any("._" in path for path in c.estimators), "only public import paths"
-    # Needs another estimator as an argument: cannot be built from data, so not allowed.
-    assert "sklearn.ensemble.StackingClassifier" not in c.estimators
+    # Estimators that take estimators are allowed: those are given as nested specs (data).
+    stacking = c.estimators["sklearn.ensemble.StackingClassifier"]
+    assert stacking.kind == "classifier" and stacking.nested == {"estimators": "named", "final_estimator": "one"}
+    assert c.estimators["sklearn.compose.ColumnTransformer"].nested == {"remainder": "one", "transformers": "columns"}
+    # A required argument that is not an estimator (a parameter grid) cannot come from a spec.
+    assert "sklearn.model_selection.GridSearchCV" not in c.estimators
     assert {"accuracy", "f1_macro", "r2", "roc_auc"} <= set(c.scorers)
     assert c.datasets["load_iris"].rows == 150 and c.datasets["load_diabetes"].task == "regression"
 

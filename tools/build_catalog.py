@@ -21,7 +21,19 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGS = ROOT / "reconciler" / "spec" / "catalogs"
-CATALOG_FORMAT = 2  # 2: datasets know their number of classes (reconciler.spec.catalog reads it)
+CATALOG_FORMAT = 3  # 2: datasets know their number of classes; 3: estimators know their nested params
+# Parameters that take estimators, and in which form a spec writes them (reconciler.spec.nested):
+# one `{class, params}`, a list of named ones, or ColumnTransformer's named ones with columns.
+NESTED = {
+    "estimator": "one",
+    "final_estimator": "one",
+    "regressor": "one",
+    "transformer": "one",
+    "remainder": "one",
+    "estimators": "named",
+    "transformer_list": "named",
+    "transformers": "columns",
+}
 BUNDLED_LOADERS = ("load_iris", "load_wine", "load_breast_cancer", "load_diabetes", "load_digits")
 PIPELINE = "sklearn.pipeline.Pipeline"
 
@@ -90,19 +102,33 @@ def _public_path(name: str, cls: type) -> str | None:
 
 
 def _has_required_params(cls: type) -> bool:
-    # Estimators that need another estimator (or a list of them) as a constructor argument
-    # cannot be built from data alone; they are left out of the allowlist for now.
+    # Required parameters a spec cannot give as data (a parameter grid, a fitted dictionary)
+    # keep an estimator out of the allowlist; estimators given as nested specs are data.
     sig = inspect.signature(cls)
     return any(
-        p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"
+        p.default is inspect.Parameter.empty
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        and p.name != "self"
+        and p.name not in NESTED
         for p in sig.parameters.values()
-    )
+    ) or cls.__name__ in ("FrozenEstimator", "Pipeline")
+
+
+def _takes_estimators(cls: type, param: str) -> bool:
+    """Whether scikit-learn's own constraints say `param` holds estimators (HasMethods: fit...)."""
+    from sklearn.utils._param_validation import HasMethods, make_constraint
+
+    cons = getattr(cls, "_parameter_constraints", {}).get(param)
+    if cons is None or cons == "no_validation":
+        return NESTED.get(param) in ("named", "columns")  # lists of (name, estimator) tuples
+    return any(isinstance(make_constraint(c), HasMethods) for c in cons) or NESTED.get(param) != "one"
 
 
 def _estimator_json(cls: type, kind: str) -> dict[str, Any]:
     from sklearn.utils._param_validation import make_constraint
 
-    params = sorted(cls().get_params(deep=False))
+    params = sorted(p for p in inspect.signature(cls).parameters if p not in ("self", "args", "kwargs"))
+    nested = {p: NESTED[p] for p in params if p in NESTED and _takes_estimators(cls, p)}
     raw_constraints: dict[str, Any] = getattr(cls, "_parameter_constraints", {})
     constraints: dict[str, Any] = {}
     for param, cons in raw_constraints.items():
@@ -111,9 +137,14 @@ def _estimator_json(cls: type, kind: str) -> dict[str, Any]:
         converted = []
         for c in cons:
             converted.extend(_constraint_json(make_constraint(c)))
+        if param in nested:  # the estimator forms are checked as nested specs; keep the rest (None, 'drop')
+            converted = [c for c in converted if c["kind"] != "any"]
         if converted and not any(c["kind"] == "any" for c in converted):
             constraints[param] = converted
-    return {"kind": kind, "params": params, "constraints": constraints}
+    out: dict[str, Any] = {"kind": kind, "params": params, "constraints": constraints}
+    if nested:
+        out["nested"] = nested
+    return out
 
 
 def _constraint_json(c: Any) -> list[dict[str, Any]]:

@@ -12,29 +12,72 @@ from reconciler.data.frames import Split
 from reconciler.diagnostics import ReconcilerError
 from reconciler.rules.scoring import score as score
 from reconciler.spec.catalog import PIPELINE, Catalog
+from reconciler.spec.estimators import MAX_DEPTH, PASSTHROUGH, is_nested, nested_classes
 from reconciler.spec.kinds import Estimator
 
 
 def _make(path: str, params: Mapping[str, Any], seed: int, catalog: Catalog) -> Any:
-    info = catalog.estimators.get(path)
-    # Defence in depth: specs were validated, but nothing outside the allowlist is ever imported.
-    if info is None or not path.startswith("sklearn."):
-        raise ReconcilerError(f"'{path}' is not an allowed scikit-learn estimator")
+    info = catalog.estimators[path]
     module, name = path.rsplit(".", 1)
     cls = getattr(importlib.import_module(module), name)
-    kwargs = dict(params)
+    kwargs = {
+        key: _nested(info.nested[key], value, seed, catalog) if key in info.nested and is_nested(value) else value
+        for key, value in params.items()
+    }
     if "random_state" in info.params and "random_state" not in kwargs:
         kwargs["random_state"] = seed
     return cls(**kwargs)
 
 
-def build_estimator(est: Estimator, seed: int, catalog: Catalog) -> Any:
-    if est.class_ == PIPELINE:
+def _node(node: Mapping[str, Any], seed: int, catalog: Catalog) -> Any:
+    """An estimator from its spec as data: `{class, params}`, or a Pipeline's `{class, steps}`."""
+    if node["class"] == PIPELINE:
         from sklearn.pipeline import Pipeline
 
-        steps = [(s.name, _make(s.class_, s.params, seed, catalog)) for s in est.steps or ()]
-        return Pipeline(steps, **est.params)
-    return _make(est.class_, est.params, seed, catalog)
+        steps = [(step["name"], _node(step, seed, catalog)) for step in node["steps"]]
+        return Pipeline(steps, **node.get("params", {}))
+    return _make(node["class"], node.get("params", {}), seed, catalog)
+
+
+def _nested(form: str, value: Any, seed: int, catalog: Catalog) -> Any:
+    if form == "one":
+        return _node(value, seed, catalog)
+    if form == "named":
+        return [(item["name"], _node(item, seed, catalog)) for item in value]
+    return [  # a ColumnTransformer's (name, transformer, columns)
+        (
+            item["name"],
+            item["class"] if item["class"] in PASSTHROUGH else _node(item, seed, catalog),
+            _columns(item["columns"]),
+        )
+        for item in value
+    ]
+
+
+def _columns(spec: Any) -> Any:
+    if isinstance(spec, list):
+        return list(spec)
+    from sklearn.compose import make_column_selector
+
+    return make_column_selector(**spec)
+
+
+def check_allowed(est: Estimator, catalog: Catalog) -> None:
+    """Defence in depth: specs were validated, but nothing outside the allowlist is ever
+    imported, at any depth, and the whole tree is checked before the first import."""
+    tree = est.model_dump(by_alias=True, mode="json")
+    for path, depth in nested_classes(tree):
+        if depth > MAX_DEPTH:
+            raise ReconcilerError(f"estimators nest at most {MAX_DEPTH} levels deep")
+        if path in PASSTHROUGH:
+            continue
+        if path not in catalog.estimators or not path.startswith("sklearn."):
+            raise ReconcilerError(f"'{path}' is not an allowed scikit-learn estimator")
+
+
+def build_estimator(est: Estimator, seed: int, catalog: Catalog) -> Any:
+    check_allowed(est, catalog)
+    return _node(est.model_dump(by_alias=True, mode="json"), seed, catalog)
 
 
 def task_of(estimator: Any) -> str:

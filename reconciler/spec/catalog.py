@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 # One catalog per scikit-learn minor version, built by tools/build_catalog.py.
 CATALOGS = Path(__file__).with_name("catalogs")
-CATALOG_FORMAT = 2  # 2: datasets know their number of classes
+CATALOG_FORMAT = 3  # 2: datasets know their number of classes; 3: estimators know their nested params
 
 PIPELINE = "sklearn.pipeline.Pipeline"
 
@@ -78,6 +78,9 @@ class EstimatorInfo:
     kind: str  # classifier | regressor | transformer | cluster | other
     params: tuple[str, ...]
     constraints: dict[str, tuple[Constraint, ...]]
+    # Parameters that take estimators, by the form a spec writes them in: `one` ({class,
+    # params}), `named` (a list of {name, class, params}), `columns` (ColumnTransformer's).
+    nested: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,7 @@ def _from_json(raw: dict[str, Any]) -> Catalog:
             constraints={
                 name: tuple(_constraint_from_json(c) for c in cons) for name, cons in info["constraints"].items()
             },
+            nested=dict(info.get("nested", {})),
         )
         for path, info in raw["estimators"].items()
     }
