@@ -343,15 +343,18 @@ def _words(want: str) -> str:
     return {"supervised": "a classifier or regressor", "transformer": "a transformer"}.get(want, f"a {want}")
 
 
-def nested_classes(value: Any, depth: int = 0) -> Iterator[tuple[str, int]]:
-    """Every class named in an estimator tree given as data, with its depth: what the trainer
-    checks against the allowlist before it imports anything."""
-    if isinstance(value, dict):
-        if isinstance(value.get("class"), str):
-            yield value["class"], depth
-        for key, item in value.items():
-            if key in ("params", "steps"):
-                yield from nested_classes(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
+def nested_classes(node: Any, depth: int = 0) -> Iterator[tuple[str, int]]:
+    """Every class named in an estimator tree given as data, with the number of estimators above
+    it: what the trainer checks against the allowlist before it imports anything."""
+    if isinstance(node, list):
+        for item in node:
             yield from nested_classes(item, depth)
+        return
+    if not isinstance(node, dict) or not isinstance(node.get("class"), str):
+        return
+    yield node["class"], depth
+    params = node.get("params")
+    for value in params.values() if isinstance(params, dict) else ():
+        if isinstance(value, list) or (isinstance(value, dict) and "class" in value):
+            yield from nested_classes(value, depth + 1)
+    yield from nested_classes(node.get("steps") or [], depth + 1)
