@@ -99,7 +99,7 @@ def commit(path: Path, message: str) -> str:
 def examples(path: Path) -> None:
     import shutil
 
-    for top in ("specs", "environments"):
+    for top in ("specs", "environments", "data"):
         shutil.copytree(ROOT / top, path / top)
     (path / ".gitignore").write_text(".reconciler/\n")
     git_repo(path)

@@ -24,7 +24,7 @@ def git_commit_all(repo: Path, message: str = "specs") -> None:
 def copy_examples(dest: Path) -> Path:
     """The example specs in a new git repository at `dest`, committed: commands find their
     repository the way git does, and refuse a directory outside one (unless --no-git)."""
-    for name in SPEC_DIRS:
+    for name in (*SPEC_DIRS, "data"):  # data/: the CSV of the mixed-type example
         shutil.copytree(ROOT / name, dest / name)
     git_commit_all(dest, "example specs")
     return dest

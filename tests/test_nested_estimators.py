@@ -110,3 +110,60 @@ print(sorted(m for m in sys.modules if m in ("sklearn.naive_bayes", "sklearn.ens
 """
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["'os.system' is not an allowed scikit-learn estimator", "[]"]
+
+
+# --- text columns followed through the estimator (reconciler.spec.encoding) ---
+
+
+def test_text_columns_are_followed_to_what_receives_them() -> None:
+    from reconciler.spec.encoding import unencoded
+
+    kinds = {"contract": "string", "region": "category"}
+    plain = {"class": "sklearn.linear_model.LogisticRegression"}
+    assert [u.column for u in unencoded(plain, kinds)] == ["contract", "region"]
+
+    def prep(transformers: list[dict[str, Any]], remainder: Any = "drop") -> dict[str, Any]:
+        return {
+            "class": "sklearn.pipeline.Pipeline",
+            "steps": [
+                {
+                    "name": "prep",
+                    "class": "sklearn.compose.ColumnTransformer",
+                    "params": {"transformers": transformers, "remainder": remainder},
+                },
+                {"name": "model", "class": "sklearn.linear_model.LogisticRegression"},
+            ],
+        }
+
+    onehot = {"class": "sklearn.preprocessing.OneHotEncoder"}
+    by_name = prep([{"name": "c", **onehot, "columns": ["contract"]}], remainder="passthrough")
+    assert [(u.column, u.reaches) for u in unencoded(by_name, kinds)] == [
+        ("region", "sklearn.linear_model.LogisticRegression")
+    ]
+    by_dtype = prep([{"name": "c", **onehot, "columns": {"dtype_include": ["object", "category"]}}], "passthrough")
+    assert unencoded(by_dtype, kinds) == []
+    scaled = prep([{"name": "s", "class": "sklearn.preprocessing.StandardScaler", "columns": ["contract"]}])
+    assert [(u.column, u.reaches) for u in unencoded(scaled, kinds)] == [
+        ("contract", "sklearn.preprocessing.StandardScaler")
+    ]
+    imputed = prep(
+        [
+            {
+                "name": "c",
+                "class": "sklearn.pipeline.Pipeline",
+                "columns": ["contract", "region"],
+                "steps": [
+                    {"name": "fill", "class": "sklearn.impute.SimpleImputer", "params": {"strategy": "most_frequent"}},
+                    {"name": "code", "class": "sklearn.preprocessing.OrdinalEncoder"},
+                ],
+            }
+        ]
+    )
+    assert unencoded(imputed, kinds) == []
+    assert unencoded(prep([]), kinds) == [], "the default remainder drops them"
+    native = {
+        "class": "sklearn.ensemble.HistGradientBoostingClassifier",
+        "params": {"categorical_features": "from_dtype"},
+    }
+    assert unencoded(native, {"region": "category"}) == [], "pandas categories are native to it"
+    assert [u.column for u in unencoded(native, kinds)] == ["contract", "region"], "plain text is not"

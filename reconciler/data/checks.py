@@ -5,11 +5,13 @@ computed on a dataset's target (a binary-only scorer on a multiclass target)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from reconciler.data.frames import contract_failures, load_frame
 from reconciler.diagnostics import Diagnostic
 from reconciler.sources import source_type
-from reconciler.spec.catalog import Catalog
+from reconciler.spec.catalog import PIPELINE, Catalog
+from reconciler.spec.encoding import COLUMN_TRANSFORMER, unencoded
 from reconciler.spec.kinds import Dataset
 from reconciler.spec.loader import DesiredState
 
@@ -48,9 +50,50 @@ def data_diagnostics(desired: DesiredState, repo: Path, catalog: Catalog) -> lis
                 line, col = doc.position(path)
                 out.append(Diagnostic(doc.file, line, col, f"data contract: {message}"))
             classes = _classes(dataset, frame)
+            out.extend(_text_features(desired, dataset, frame))
         if classes is not None and classes > 2:
             out.extend(_binary_scorers(desired, name, classes))
     return out
+
+
+def _text_features(desired: DesiredState, dataset: Dataset, frame: Any) -> list[Diagnostic]:
+    """A model whose estimator would receive a text column it cannot take: an error at the
+    model, naming the columns, instead of a failed fit after merge."""
+    features = [c for c in (dataset.features or frame.columns) if c != dataset.target and c in frame.columns]
+    kinds = {
+        str(c): "category" if str(frame[c].dtype) == "category" else "string"
+        for c in features
+        if frame[c].dtype.kind in "OSU" or str(frame[c].dtype) in ("category", "string", "str")
+    }
+    if not kinds:
+        return []
+    out = []
+    for name, model in sorted(desired.specs.models.items()):
+        if model.dataset != dataset.name:
+            continue
+        refused = unencoded(model.estimator.model_dump(by_alias=True, mode="json"), kinds)
+        if not refused:
+            continue
+        doc = desired.specs.documents[("Model", name)]
+        line, col = doc.position(("estimator", "class"))
+        shown = ", ".join(f"'{u.column}' ({_examples(frame[u.column])})" for u in refused[:5])
+        reaches = refused[0].reaches.rsplit(".", 1)[-1]
+        out.append(
+            Diagnostic(
+                doc.file,
+                line,
+                col,
+                f"estimator: {reaches} needs numbers, but dataset '{dataset.name}' has text in {shown}: encode them "
+                f"first, e.g. a {PIPELINE} whose first step is a {COLUMN_TRANSFORMER} sending those columns to "
+                "sklearn.preprocessing.OneHotEncoder",
+            )
+        )
+    return out
+
+
+def _examples(series: Any) -> str:
+    values = [repr(str(v)) for v in series.dropna().unique()[:3]]
+    return ", ".join(values) + (", ..." if series.nunique() > 3 else "")
 
 
 def _classes(dataset: Dataset, frame: object) -> int | None:

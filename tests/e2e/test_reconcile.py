@@ -18,14 +18,14 @@ def test_fresh_apply_of_the_examples_then_nothing_to_do(
 ) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     files = {}
-    for top in ("specs", "environments"):
-        for p in (ROOT / top).rglob("*.yaml"):
+    for top in ("specs", "environments", "data"):
+        for p in (ROOT / top).rglob("*.*"):
             files[p.relative_to(ROOT).as_posix()] = p.read_text()
     repo = make_repo(tmp_path / "examples", files, capsys)
     code, out = repo.apply()
     assert code == 0, out
     aliases = repo.aliases()
-    models = ("iris-classifier", "wine-classifier", "breast-cancer-classifier", "diabetes-regressor")
+    models = ("iris-classifier", "wine-classifier", "breast-cancer-classifier", "diabetes-regressor", "tumour-classifier")
     assert set(aliases) == {(env, m) for env in ENVS for m in models}
     # Same spec in every environment: one version promoted through all three.
     assert {aliases[(env, "iris-classifier")] for env in ENVS} == {"1"}
