@@ -27,7 +27,8 @@ def build() -> str:
     keep = [c for c in frame.columns if c.startswith("mean ")]
     out = frame[keep].round(5)
     bands = np.quantile(out["mean area"], [1 / 3, 2 / 3])
-    out["size band"] = np.where(out["mean area"] < bands[0], "small", np.where(out["mean area"] < bands[1], "medium", "large"))
+    area = out["mean area"]
+    out["size band"] = np.where(area < bands[0], "small", np.where(area < bands[1], "medium", "large"))
     out["texture grade"] = np.where(out["mean texture"] < out["mean texture"].median(), "smooth", "rough")
     out = out.drop(columns=["mean area", "mean texture"]).astype({"size band": object, "texture grade": object})
     rng = np.random.default_rng(SEED)

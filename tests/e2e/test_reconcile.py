@@ -25,7 +25,13 @@ def test_fresh_apply_of_the_examples_then_nothing_to_do(
     code, out = repo.apply()
     assert code == 0, out
     aliases = repo.aliases()
-    models = ("iris-classifier", "wine-classifier", "breast-cancer-classifier", "diabetes-regressor", "tumour-classifier")
+    models = (
+        "iris-classifier",
+        "wine-classifier",
+        "breast-cancer-classifier",
+        "diabetes-regressor",
+        "tumour-classifier",
+    )
     assert set(aliases) == {(env, m) for env in ENVS for m in models}
     # Same spec in every environment: one version promoted through all three.
     assert {aliases[(env, "iris-classifier")] for env in ENVS} == {"1"}
