@@ -167,3 +167,14 @@ def test_text_columns_are_followed_to_what_receives_them() -> None:
     }
     assert unencoded(native, {"region": "category"}) == [], "pandas categories are native to it"
     assert [u.column for u in unencoded(native, kinds)] == ["contract", "region"], "plain text is not"
+
+
+def test_the_tabular_example_is_what_its_script_makes() -> None:
+    """data/breast-cancer-mixed.csv is generated, not hand-edited: the script gives the same bytes."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "make_tabular_example.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -65,6 +65,7 @@ def small_repo(root: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, str
 def test_every_answer_is_the_deployed_versions_prediction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The examples applied, then 500 seeded requests per model to production."""
     import mlflow
+    import pandas as pd
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     repo = copy_examples(tmp_path / "repo")
@@ -95,6 +96,24 @@ def test_every_answer_is_the_deployed_versions_prediction(tmp_path: Path, monkey
             assert np.allclose(np.asarray(answers, dtype=float), np.asarray(expected, dtype=float)), model
         assert server.metric("reconciler_requests_total", environment="production") == 2000
         assert server.metric("reconciler_cpu_seconds_total", environment="production") > 0
+        # Real tabular data: raw rows with text and gaps, as a caller sends them.
+        mixed = pd.read_csv(repo / "data" / "breast-cancer-mixed.csv").drop(columns="target")
+        gaps = mixed[mixed.isna().any(axis=1)]
+        assert len(gaps) > 50 and set(mixed["size band"].dropna()) == {"small", "medium", "large"}
+        sent, answers = [], []
+        for i in range(60):
+            rows = gaps.sample(n=rng.randint(1, 3), random_state=rng.randrange(2**31))
+            orient = ("split", "records")[i % 2]
+            payload = json.loads(
+                rows.to_json(orient=orient, index=False) if orient == "split" else rows.to_json(orient=orient)
+            )
+            status, body, version = post(conn, "production", "tumour-classifier", {f"dataframe_{orient}": payload})
+            assert status == 200, body
+            assert version == held[("production", "tumour-classifier")]
+            sent.append(rows)
+            answers.extend(body["predictions"])
+        reference = mlflow.pyfunc.load_model("models:/tumour-classifier@production")
+        assert answers == reference.predict(_concat(sent)).tolist()
 
 
 def _concat(frames: list[Any]) -> Any:
