@@ -62,7 +62,9 @@ def small_repo(root: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, str
     return repo
 
 
-def test_every_answer_is_the_deployed_versions_prediction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_answer_is_the_deployed_versions_prediction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The examples applied, then 500 seeded requests per model to production."""
     import mlflow
     import pandas as pd
@@ -114,6 +116,13 @@ def test_every_answer_is_the_deployed_versions_prediction(tmp_path: Path, monkey
             answers.extend(body["predictions"])
         reference = mlflow.pyfunc.load_model("models:/tumour-classifier@production")
         assert answers == reference.predict(_concat(sent)).tolist()
+    # Its monitoring profile covers the text columns: a batch of the same rows has not drifted.
+    batch = str(repo / "data" / "breast-cancer-mixed.csv")
+    capsys.readouterr()
+    args = ["--model", "tumour-classifier", "--data", batch, "--labels", "target", "--no-log", "--format", "json"]
+    assert main(["monitor", str(repo), "--env", "production", *args]) == 0
+    out = capsys.readouterr().out
+    assert '"size band"' in out and "chi2" in out, out[-2000:]
 
 
 def _concat(frames: list[Any]) -> Any:
