@@ -59,11 +59,15 @@ def data_diagnostics(desired: DesiredState, repo: Path, catalog: Catalog) -> lis
 def _text_features(desired: DesiredState, dataset: Dataset, frame: Any) -> list[Diagnostic]:
     """A model whose estimator would receive a text column it cannot take: an error at the
     model, naming the columns, instead of a failed fit after merge."""
-    features = [c for c in (dataset.features or frame.columns) if c != dataset.target and c in frame.columns]
+    features = [c for c in (dataset.feature_names or frame.columns) if c != dataset.target and c in frame.columns]
+    declared = dataset.feature_types
     kinds = {
-        str(c): "category" if str(frame[c].dtype) == "category" else "string"
+        str(c): "category" if declared.get(c) == "category" or str(frame[c].dtype) == "category" else "string"
         for c in features
-        if frame[c].dtype.kind in "OSU" or str(frame[c].dtype) in ("category", "string", "str")
+        if declared.get(c) in ("string", "category")
+        or (
+            c not in declared and (frame[c].dtype.kind in "OSU" or str(frame[c].dtype) in ("category", "string", "str"))
+        )
     }
     if not kinds:
         return []
@@ -89,6 +93,10 @@ def _text_features(desired: DesiredState, dataset: Dataset, frame: Any) -> list[
             )
         )
     return out
+
+
+def _holds_text(series: Any) -> bool:
+    return series.dtype.kind in "OSU" or str(series.dtype) in ("category", "string", "str")
 
 
 def _examples(series: Any) -> str:

@@ -45,8 +45,13 @@ def load_frame(dataset: Dataset, repo: Path) -> Any:
 
 
 def features_and_target(dataset: Dataset, frame: Any) -> tuple[Any, Any]:
-    features = list(dataset.features) if dataset.features else [c for c in frame.columns if c != dataset.target]
-    return frame[features], frame[dataset.target]
+    names = dataset.feature_names
+    features = names if names else [c for c in frame.columns if c != dataset.target]
+    x = frame[features]
+    categories = [c for c, kind in dataset.feature_types.items() if kind == "category" and c in x.columns]
+    if categories:  # declared categories reach the estimator as pandas categories
+        x = x.astype(dict.fromkeys(categories, "category"))
+    return x, frame[dataset.target]
 
 
 def split(dataset: Dataset, frame: Any) -> Split:
@@ -84,10 +89,22 @@ def contract_failures(dataset: Dataset, frame: Any) -> list[tuple[SpecPath, str]
     """Each failure with the path of the spec field it breaks, for positioned diagnostics."""
     failures: list[tuple[SpecPath, str]] = []
     checks = dataset.checks
-    missing = [c for c in [dataset.target, *(dataset.features or [])] if c not in frame.columns]
+    missing = [c for c in [dataset.target, *(dataset.feature_names or [])] if c not in frame.columns]
     if missing:
         where: SpecPath = ("target",) if dataset.target in missing else ("features",)
         failures.append((where, f"missing column {', '.join(repr(c) for c in missing)}"))
+    for i, feature in enumerate(dataset.features or ()):
+        if isinstance(feature, str) or feature.name not in frame.columns:
+            continue
+        series = frame[feature.name]
+        if not _dtype_ok(series, feature.type):
+            shown = ", ".join(repr(str(v)) for v in series.dropna().unique()[:3])
+            failures.append(
+                (
+                    ("features", i, "type"),
+                    f"feature '{feature.name}' is declared {feature.type} but holds {series.dtype} ({shown})",
+                )
+            )
     if len(frame) < 2:
         failures.append((("source",), f"{len(frame)} rows: too few to split into train and test sets"))
     if checks.min_rows is not None and len(frame) < checks.min_rows:

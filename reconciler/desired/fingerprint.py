@@ -31,7 +31,10 @@ def dataset_inputs(dataset: Dataset, content_hash: str) -> dict[str, Any]:
     return {
         "content": content_hash,
         "target": dataset.target,
-        "features": list(dataset.features) if dataset.features is not None else None,
+        # Plain names as they always were; a declared type (it changes what trains) as a mapping.
+        "features": [f if isinstance(f, str) else f.model_dump(mode="json") for f in dataset.features]
+        if dataset.features is not None
+        else None,
         "split": dataset.split.model_dump(mode="json"),
     }
 

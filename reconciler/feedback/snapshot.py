@@ -42,7 +42,7 @@ def labelled_rows(window: Any, labels: Any, label_column: str, dataset: Dataset)
     columns: its features (all the logged inputs when it lists none) and the target, named as
     the Dataset names it."""
     rows = answered(window)
-    columns = list(dataset.features) if dataset.features else list(features_of(rows).columns)
+    columns = dataset.feature_names or list(features_of(rows).columns)
     # A shadowed request was answered twice (champion and candidate): its inputs once.
     rows = rows.drop_duplicates(subset=["request_id", "row"], keep="first")
     joined = join_labels(rows, labels, label_column)

@@ -98,11 +98,23 @@ class Snapshot(Spec):
     sha256: Sha256 = Field(description="The file's SHA-256: training refuses a file that no longer matches.")
 
 
+FeatureType = Literal["int", "float", "number", "string", "category", "bool"]
+
+
+class Feature(Spec):
+    """A feature column with its type declared: checked against the data before training, and
+    `category` columns are given to the estimator as pandas categories (what
+    HistGradientBoosting's categorical_features='from_dtype' reads)."""
+
+    name: Annotated[str, StringConstraints(min_length=1)]
+    type: FeatureType
+
+
 class Dataset(Object):
     kind: Literal["Dataset"]
     source: Source
     target: Annotated[str, StringConstraints(min_length=1)]
-    features: list[Annotated[str, StringConstraints(min_length=1)]] | None = None
+    features: list[Annotated[str, StringConstraints(min_length=1)] | Feature] | None = None
     split: Split = Field(default_factory=Split)
     checks: DataChecks = Field(default_factory=DataChecks)
     description: str = ""
@@ -117,6 +129,18 @@ class Dataset(Object):
         description="Train on the last N snapshots only, without the source's rows (once there is a snapshot): "
         "a sliding window of recent traffic.",
     )
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        """The feature columns by name (None: every column but the target)."""
+        if self.features is None:
+            return None
+        return [f if isinstance(f, str) else f.name for f in self.features]
+
+    @property
+    def feature_types(self) -> dict[str, str]:
+        """The declared types, by column."""
+        return {f.name: f.type for f in self.features or () if isinstance(f, Feature)}
 
     @property
     def used_snapshots(self) -> list[Snapshot]:
@@ -139,11 +163,12 @@ class Dataset(Object):
 
     @field_validator("features")
     @classmethod
-    def _unique_features(cls, v: list[str] | None) -> list[str] | None:
+    def _unique_features(cls, v: list[str | Feature] | None) -> list[str | Feature] | None:
         if v is not None:
             if not v:
                 raise ValueError("features must not be empty (leave it out to use every column)")
-            seen = {f for f in v if v.count(f) > 1}
+            names = [f if isinstance(f, str) else f.name for f in v]
+            seen = {f for f in names if names.count(f) > 1}
             if seen:
                 raise ValueError(f"duplicate feature {sorted(seen)[0]!r}")
         return v

@@ -95,7 +95,7 @@ def _check_columns(ds: Dataset, columns: tuple[str, ...]) -> Iterator[Problem]:
 
     if ds.target not in columns:
         yield Problem(("target",), unknown(ds.target))
-    for i, feature in enumerate(ds.features or ()):
+    for i, feature in enumerate(ds.feature_names or ()):
         if feature not in columns:
             yield Problem(("features", i), unknown(feature))
         elif feature == ds.target:
