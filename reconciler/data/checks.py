@@ -4,6 +4,7 @@ computed on a dataset's target (a binary-only scorer on a multiclass target)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from reconciler.diagnostics import Diagnostic
 from reconciler.sources import source_type
 from reconciler.spec.catalog import PIPELINE, Catalog
 from reconciler.spec.encoding import COLUMN_TRANSFORMER, unencoded
-from reconciler.spec.kinds import Dataset
+from reconciler.spec.kinds import Dataset, Model
 from reconciler.spec.loader import DesiredState
 
 # Scorers that average over one positive class or need binary scores: on a target with more
@@ -56,42 +57,53 @@ def data_diagnostics(desired: DesiredState, repo: Path, catalog: Catalog) -> lis
     return out
 
 
+@dataclass(frozen=True)
+class TextColumns:
+    """The feature columns that hold text (or are declared to), with a few of their values."""
+
+    kinds: dict[str, str]  # column -> "string" | "category"
+    examples: dict[str, str]
+
+
+def text_columns(dataset: Dataset, frame: Any) -> TextColumns:
+    features = [c for c in (dataset.feature_names or frame.columns) if c != dataset.target and c in frame.columns]
+    declared = dataset.feature_types
+    kinds = {}
+    for c in features:
+        if declared.get(c) in ("string", "category") or (c not in declared and _holds_text(frame[c])):
+            kinds[str(c)] = (
+                "category" if declared.get(c) == "category" or str(frame[c].dtype) == "category" else "string"
+            )
+    return TextColumns(kinds, {c: _examples(frame[c]) for c in kinds})
+
+
+def text_problem(dataset: Dataset, model: Model, text: TextColumns) -> str | None:
+    """Why the model's estimator cannot take the dataset's text columns, or None."""
+    if not text.kinds:
+        return None
+    refused = unencoded(model.estimator.model_dump(by_alias=True, mode="json"), text.kinds)
+    if not refused:
+        return None
+    shown = ", ".join(f"'{u.column}' ({text.examples[u.column]})" for u in refused[:5])
+    reaches = refused[0].reaches.rsplit(".", 1)[-1]
+    return (
+        f"{reaches} needs numbers, but dataset '{dataset.name}' has text in {shown}: encode them first, e.g. a "
+        f"{PIPELINE} whose first step is a {COLUMN_TRANSFORMER} sending those columns to "
+        "sklearn.preprocessing.OneHotEncoder"
+    )
+
+
 def _text_features(desired: DesiredState, dataset: Dataset, frame: Any) -> list[Diagnostic]:
     """A model whose estimator would receive a text column it cannot take: an error at the
     model, naming the columns, instead of a failed fit after merge."""
-    features = [c for c in (dataset.feature_names or frame.columns) if c != dataset.target and c in frame.columns]
-    declared = dataset.feature_types
-    kinds = {
-        str(c): "category" if declared.get(c) == "category" or str(frame[c].dtype) == "category" else "string"
-        for c in features
-        if declared.get(c) in ("string", "category")
-        or (
-            c not in declared and (frame[c].dtype.kind in "OSU" or str(frame[c].dtype) in ("category", "string", "str"))
-        )
-    }
-    if not kinds:
-        return []
+    text = text_columns(dataset, frame)
     out = []
     for name, model in sorted(desired.specs.models.items()):
-        if model.dataset != dataset.name:
-            continue
-        refused = unencoded(model.estimator.model_dump(by_alias=True, mode="json"), kinds)
-        if not refused:
-            continue
-        doc = desired.specs.documents[("Model", name)]
-        line, col = doc.position(("estimator", "class"))
-        shown = ", ".join(f"'{u.column}' ({_examples(frame[u.column])})" for u in refused[:5])
-        reaches = refused[0].reaches.rsplit(".", 1)[-1]
-        out.append(
-            Diagnostic(
-                doc.file,
-                line,
-                col,
-                f"estimator: {reaches} needs numbers, but dataset '{dataset.name}' has text in {shown}: encode them "
-                f"first, e.g. a {PIPELINE} whose first step is a {COLUMN_TRANSFORMER} sending those columns to "
-                "sklearn.preprocessing.OneHotEncoder",
-            )
-        )
+        problem = text_problem(dataset, model, text) if model.dataset == dataset.name else None
+        if problem is not None:
+            doc = desired.specs.documents[("Model", name)]
+            line, col = doc.position(("estimator", "class"))
+            out.append(Diagnostic(doc.file, line, col, f"estimator: {problem}"))
     return out
 
 

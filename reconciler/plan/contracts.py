@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from reconciler.data.checks import TextColumns, text_columns, text_problem
 from reconciler.data.frames import check_data, load_frame
 from reconciler.desired.model import Desired, DesiredEntry, Target
 from reconciler.sources import source_type
@@ -19,6 +20,7 @@ def check_untrained_data(
     """Run data contracts for models that will train (loading data only when it is needed).
     Offline (git alone), data kept in another system is not fetched: its pin is what plans."""
     results: dict[tuple[Path, str], tuple[str, ...]] = {}
+    texts: dict[tuple[Path, str], TextColumns] = {}
     targets = dict(desired.targets)
     for key, target in desired.targets.items():
         env, name = key
@@ -35,9 +37,13 @@ def check_untrained_data(
             try:
                 frame = load_frame(target.resolved.dataset, target.data_root)
                 results[dkey] = tuple(check_data(target.resolved.dataset, frame))
+                texts[dkey] = text_columns(dataset, frame)
             except (OSError, ValueError, KeyError) as exc:
                 results[dkey] = (f"cannot load dataset: {exc}",)
-        if results[dkey]:
+        # Data outside git is first read here: its text columns are checked against the model now.
+        text = text_problem(dataset, target.resolved.model, texts[dkey]) if dkey in texts else None
+        problems = results[dkey] + ((text,) if text is not None else ())
+        if problems:
             entry = target.entry
             targets[key] = Target(
                 target.resolved,
@@ -49,7 +55,7 @@ def check_untrained_data(
                     entry.gates,
                     entry.gates_hash,
                     entry.ancestors,
-                    results[dkey],
+                    problems,
                     entry.pin,
                 ),
                 target.data_root,

@@ -113,3 +113,31 @@ def test_declared_categories_and_ensembles_train_and_load_by_alias(
         "specs/datasets/tumours-typed.yaml:6:31: data contract: feature 'mean radius' is declared category "
         "but holds float64" in out
     ), out
+
+
+def test_text_in_data_outside_git_is_caught_when_the_plan_first_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Validate cannot read a Delta table's columns without loading it; the plan apply makes
+    does, and blocks the model with the same words before anything trains."""
+    from deltalake import write_deltalake
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    repo = copy_examples(tmp_path / "repo")
+    write_deltalake(str(repo / "data" / "lake"), pd.read_csv(repo / "data" / "breast-cancer-mixed.csv"))
+    (repo / "specs/datasets/lake.yaml").write_text(
+        "kind: Dataset\nname: lake\nsource: {delta: {path: data/lake, version: 0}}\ntarget: target\n"
+    )
+    (repo / "specs/models/lake-plain.yaml").write_text(
+        "kind: Model\nname: lake-plain\nowner: ml-platform\ndataset: lake\n"
+        "estimator: {class: sklearn.linear_model.LogisticRegression}\nmetrics: [accuracy]\n"
+    )
+    dev = repo / "environments" / "dev.yaml"
+    dev.write_text(dev.read_text() + "  lake-plain: {}\n")
+    (repo / ".gitignore").write_text(".reconciler/\ndata/lake/\n")
+    git_commit_all(repo, "a Delta table with text, a plain model")
+    capsys.readouterr()
+    assert main(["validate", str(repo)]) == 0
+    assert main(["plan", str(repo), "--env", "dev"]) == 1
+    out = capsys.readouterr().out
+    assert "lake-plain" in out and "LogisticRegression needs numbers, but dataset 'lake' has text in 'size band'" in out
