@@ -222,13 +222,7 @@ def check_nested(
         if not isinstance(item, dict):
             yield Problem(here, f"must be {shape}")
             continue
-        name = item.get("name")
-        if not isinstance(name, str) or not name or "__" in name:
-            yield Problem(here, "needs a 'name' (text without '__', which scikit-learn reserves)")
-        elif name in names:
-            yield Problem((*here, "name"), f"duplicate name '{name}'")
-        else:
-            names.append(name)
+        yield from _check_name(item.get("name"), here, names, "name")
         if form == "columns":
             if "columns" not in item:
                 yield Problem(here, "needs 'columns': a list of column names, or {dtype_include: ...} / {pattern: ...}")
@@ -288,15 +282,19 @@ def _check_nested_pipeline(
     names: list[str] = []
     for i, step in enumerate(steps):
         here = (*path, "steps", i)
-        name = step.get("name") if isinstance(step, dict) else None
-        if not isinstance(name, str) or not name or "__" in name:
-            yield Problem(here, "needs a 'name' (text without '__', which scikit-learn reserves)")
-        elif name in names:
-            yield Problem((*here, "name"), f"duplicate step name '{name}'")
-        else:
-            names.append(name)
+        yield from _check_name(step.get("name") if isinstance(step, dict) else None, here, names, "step name")
         last = i == len(steps) - 1
         yield from _check_node(step, here, catalog, depth + 1, want if last else "transformer", NODE_KEYS | {"name"})
+
+
+def _check_name(name: Any, path: Path_, seen: list[str], what: str) -> Iterator[Problem]:
+    """A part's name: given, unique among its siblings (`seen` collects them)."""
+    if not isinstance(name, str) or not name or "__" in name:
+        yield Problem(path, "needs a 'name' (text without '__', which scikit-learn reserves)")
+    elif name in seen:
+        yield Problem((*path, "name"), f"duplicate {what} '{name}'")
+    else:
+        seen.append(name)
 
 
 def _check_columns(value: Any, path: Path_) -> Iterator[Problem]:
