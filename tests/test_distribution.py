@@ -107,7 +107,7 @@ def test_the_wheel_alone_validates_the_examples(installed: Path, tmp_path: Path)
     repo = copy_examples(tmp_path / "repo")
     done = reconciler_cli(installed, tmp_path, "validate", str(repo))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout == "18 objects in 18 files: valid\n"
+    assert done.stdout == "20 objects in 20 files: valid\n"
 
 
 def test_the_wheel_alone_inits_a_repository_that_applies(installed: Path, tmp_path: Path) -> None:

@@ -188,7 +188,7 @@ def test_warning_severity_reports_without_blocking(tmp_path: Path, capsys: pytes
         "environments/dev.yaml:6:3: warning: models.iris-classifier: policy 'short-descriptions': "
         "iris-classifier has a long description"
     )
-    assert lines[-1] == "19 objects in 19 files: valid (4 warnings)"
+    assert lines[-1] == "21 objects in 21 files: valid (5 warnings)"
 
 
 def test_syntax_error_is_positioned_by_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
