@@ -236,4 +236,4 @@ def test_fingerprints_hash_each_dataset_once() -> None:
             return "x"
 
     fingerprints(load_repo(ROOT).desired.resolved, Counting())
-    assert sorted(calls) == ["breast-cancer", "diabetes", "iris", "wine"]
+    assert sorted(calls) == ["breast-cancer", "breast-cancer-mixed", "diabetes", "iris", "wine"]

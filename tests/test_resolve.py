@@ -27,7 +27,7 @@ def test_named_lists_merge_by_name_and_others_replace() -> None:
 def test_example_environments_resolve_in_promotion_order() -> None:
     desired = load_repo(ROOT).desired
     assert desired.environment_order == ("dev", "staging", "production")
-    assert len(desired.resolved) == 12
+    assert len(desired.resolved) == 15
     prod = desired.resolved[("production", "breast-cancer-classifier")]
     assert prod.model.estimator.params == {"n_estimators": 50, "max_depth": 4}
     assert [g.name for g in prod.gates] == ["classification-quality"]
