@@ -209,6 +209,9 @@ def check_nested(
     form = parent.nested[param]
     want = nested_kind(parent, param)
     if form == "one":
+        if isinstance(value, list):
+            yield Problem(path, f"'{param}' takes one estimator, {{class, params}}, not a list")
+            return
         yield from _check_node(value, path, catalog, depth, want, NODE_KEYS)
         return
     shape = "{name, class, params, columns}" if form == "columns" else "{name, class, params}"

@@ -37,13 +37,13 @@ def test_fresh_apply_of_the_examples_then_nothing_to_do(
     assert {aliases[(env, "iris-classifier")] for env in ENVS} == {"1"}
     # Production overrides max_depth: its own version.
     assert aliases[("production", "breast-cancer-classifier")] != aliases[("dev", "breast-cancer-classifier")]
-    assert repo.version_count() == 5
+    assert repo.version_count() == 6  # one per model, and production's own breast-cancer version
 
     code, out = repo.apply()
     assert code == 0 and "Nothing to do" in out
     code, _, _ = repo.run("plan", "--detailed-exitcode")
     assert code == 0
-    assert repo.version_count() == 5
+    assert repo.version_count() == 6
 
 
 def test_param_change_trains_once_and_revert_rolls_back_without_training(repo: Repo) -> None:

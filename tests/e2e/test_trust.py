@@ -22,10 +22,10 @@ from tests.e2e.conftest import SMALL_SPECS, Repo, actions, make_repo
 IRIS_CSV = "kind: Dataset\nname: iris\nsource: {csv: data/iris.csv}\ntarget: target\nsplit: {test_size: 0.3, seed: 7}\n"
 
 
-def iris_csv(extra_string_column: bool = False) -> str:
+def iris_csv(infinite: bool = False) -> str:
     frame = load_iris(as_frame=True).frame
-    if extra_string_column:
-        frame["origin"] = ["gaspe" if i % 2 else "quebec" for i in range(len(frame))]
+    if infinite:  # a column of numbers validate cannot fault, which scikit-learn refuses to fit
+        frame.loc[::10, "sepal length (cm)"] = float("inf")
     return str(frame.to_csv(index=False))
 
 
@@ -34,16 +34,17 @@ def test_a_preview_that_cannot_train_fails_the_plan_in_every_view(repo: Repo, tm
     repo.write("specs/datasets/iris.yaml", IRIS_CSV)
     repo.commit("iris from a CSV")
     assert repo.apply()[0] == 0
-    # The CSV gains a string column: the specs still validate, but nothing can fit on it.
-    repo.git.git.checkout("-b", "string-column")
-    repo.write("data/iris.csv", iris_csv(extra_string_column=True))
-    repo.commit("a string column")
+    # The CSV gains infinite values: the specs still validate (a text column would not: validate
+    # follows it to the estimator), but nothing can fit on it.
+    repo.git.git.checkout("-b", "infinite-values")
+    repo.write("data/iris.csv", iris_csv(infinite=True))
+    repo.commit("infinite values")
     versions = repo.version_count()
 
     markdown, doc = tmp_path / "plan.md", tmp_path / "plan.json"
     code, out, err = repo.run("plan", "--preview", "--write-markdown", str(markdown), "--write-json", str(doc))
     assert code == 1, out + err
-    assert "Preview failed:" in out and "train dev/iris-classifier" in out and "could not convert" in out
+    assert "Preview failed:" in out and "train dev/iris-classifier" in out and "contains infinity" in out
     assert "x iris-classifier" in out
     plan = json.loads(doc.read_text())
     failed = [s for s in plan["preview"] if s["status"] == "failed"]
@@ -51,7 +52,7 @@ def test_a_preview_that_cannot_train_fails_the_plan_in_every_view(repo: Repo, tm
     blocked = {(a["environment"], a["model"]) for a in actions(plan, "blocked")}
     assert blocked == {(env, "iris-classifier") for env in ("dev", "staging", "production")}
     assert all("preview: train" in a["reason"] for a in actions(plan, "blocked"))
-    assert "The preview failed" in markdown.read_text() and "could not convert" in markdown.read_text()
+    assert "The preview failed" in markdown.read_text() and "contains infinity" in markdown.read_text()
     assert repo.version_count() == versions, "nothing was registered for the failed candidate"
 
 
