@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         known = ", ".join(sorted(specs.datasets)) or "none"
         raise ReconcilerError(f"no Dataset named '{args.dataset}' (known: {known})")
     kind = source_type(dataset.source)
-    before = kind.pin(dataset.source, root) if _pinned(dataset.source) else None
+    before = kind.pin(dataset.source, root)  # None for a source not pinned yet
     try:
         repin = kind.repin(dataset.source, root, args.version)
         frame = source_type(repin.source).load(repin.source, root)
@@ -66,7 +66,3 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"pin: {args.dataset} is already at {repin.described}")
     return 0
-
-
-def _pinned(source: Any) -> bool:
-    return getattr(source, "version_id", "") is not None

@@ -121,9 +121,6 @@ class Dvc(SourceType[DvcSource]):
         except DataFileError as exc:
             yield ("dvc", "path"), str(exc)
 
-    def files(self, source: DvcSource) -> tuple[str, ...]:
-        return ()
-
     def watched(self, source: DvcSource) -> tuple[str, ...]:
         return () if source.dvc.repo is not None else (f"{source.dvc.path}.dvc",)
 

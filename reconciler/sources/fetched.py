@@ -68,13 +68,15 @@ def store(chunks: Iterable[bytes], target: Path, shown: str, sha256: str | None 
 
 
 def read_frame(path: Path, name: str, shown: str) -> Any:
-    """A DataFrame from a fetched file, in the format its original name says."""
-    import pandas as pd
+    """A DataFrame from a fetched file, read by the file source of the format its original name
+    says (the same reader as a file committed to the repository)."""
+    from reconciler.sources.csv_file import Csv
+    from reconciler.sources.parquet_file import Parquet
 
     check_data_file(path, shown)
     fmt = data_format(name)
     try:
-        frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
+        frame = (Parquet() if fmt == "parquet" else Csv()).read(path)
     except MemoryError as exc:
         raise DataFileError(f"{shown} does not fit in memory once loaded (RECONCILER_MAX_DATA_BYTES)") from exc
     except (ValueError, OSError) as exc:
