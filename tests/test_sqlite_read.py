@@ -10,12 +10,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from reconciler.state import tags as t
-from reconciler.state.mlflow_store import LOCK_MODEL, MlflowStore
+from reconciler.state.mlflow_store import LOCK_MODEL, Lease, MlflowStore
 from reconciler.state.sqlite_read import read_sqlite
 from tests.conftest import ROOT
 from tests.e2e.conftest import SMALL_SPECS, make_repo
@@ -112,22 +113,69 @@ def test_rows_of_another_workspace_are_not_read(populated: Path, tmp_path: Path)
     assert state is not None and "theirs" not in state.models and "theirs" not in state.unmanaged
 
 
-def test_a_no_op_plan_on_the_embedded_store_never_imports_mlflow(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo", SMALL_SPECS, None)  # type: ignore[arg-type]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+def _python(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
 
-    def python(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
 
-    applied = python("-m", "reconciler", "apply", str(repo.path), "--env", "dev")
-    assert applied.returncode == 0, applied.stdout[-2000:] + applied.stderr[-2000:]
-    probe = (
+def _probe(repo: Path, *argv: str) -> str:
+    return (
         "import sys\n"
         "from reconciler.cli import main\n"
-        f"code = main(['plan', {str(repo.path)!r}, '--env', 'dev'])\n"
+        f"code = main({[*argv, str(repo), '--env', 'dev']!r})\n"
         "heavy = sorted(m for m in ('mlflow', 'sklearn', 'sqlalchemy', 'alembic') if m in sys.modules)\n"
         "print('IMPORTED', heavy, code)\n"
     )
-    out = python("-c", probe)
+
+
+@pytest.fixture(scope="module")
+def applied_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    repo = make_repo(tmp_path_factory.mktemp("noop") / "repo", SMALL_SPECS, None)  # type: ignore[arg-type]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    applied = _python(env, "-m", "reconciler", "apply", str(repo.path), "--env", "dev")
+    assert applied.returncode == 0, applied.stdout[-2000:] + applied.stderr[-2000:]
+    return repo.path, env
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_nothing_to_do_on_the_embedded_store_never_imports_mlflow(
+    applied_repo: tuple[Path, dict[str, str]], command: str
+) -> None:
+    repo, env = applied_repo
+    out = _python(env, "-c", _probe(repo, command))
     assert "Plan: 0 to train, 0 to promote, 0 blocked." in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
     assert "IMPORTED [] 0" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
+    if command == "apply":
+        assert "Nothing to do: the registry matches the specs." in out.stdout
+
+
+def test_a_no_op_apply_still_waits_for_a_running_apply(applied_repo: tuple[Path, dict[str, str]]) -> None:
+    """An empty plan read while another apply holds the lock may be stale: wait like any apply."""
+    repo, env = applied_repo
+    store = MlflowStore(f"sqlite:///{repo / '.reconciler' / 'mlflow.db'}")
+    lease = Lease("tok", "someone@elsewhere pid 1", time.time(), time.time() + 60, "elsewhere", 1)
+    assert store.try_lock(lease) is None
+    try:
+        out = _python(env, "-m", "reconciler", "apply", str(repo), "--env", "dev", "--lock-timeout", "0.5")
+    finally:
+        store.release_lock("tok")
+    assert out.returncode != 0 and "Nothing to do" not in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "someone@elsewhere" in out.stdout + out.stderr
+
+
+def test_an_alias_moved_without_its_ledger_entry_is_recorded_by_a_no_op_apply(
+    applied_repo: tuple[Path, dict[str, str]],
+) -> None:
+    """Not an empty plan: the executor repairs history, so the fast path must step aside."""
+    repo, env = applied_repo
+    store = MlflowStore(f"sqlite:///{repo / '.reconciler' / 'mlflow.db'}")
+    model = store.read_direct().model("iris-classifier")  # type: ignore[union-attr]
+    assert model is not None and not model.unledgered("dev", model.aliases["dev"])
+    tags = store.client.get_registered_model("iris-classifier").tags
+    for key in [k for k in tags if k.startswith(t.LEDGER_PREFIX)]:
+        store.client.delete_registered_model_tag("iris-classifier", key)
+    assert store.read_direct().model("iris-classifier").unledgered("dev", model.aliases["dev"])  # type: ignore[union-attr]
+    out = _python(env, "-c", _probe(repo, "apply"))
+    assert "'mlflow'" in out.stdout.split("IMPORTED")[-1], out.stdout[-2000:] + out.stderr[-2000:]
+    after = store.read_direct().model("iris-classifier")  # type: ignore[union-attr]
+    assert not after.unledgered("dev", model.aliases["dev"])
+    assert "interrupted apply" in after.ledger[-1].reason

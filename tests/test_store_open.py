@@ -31,7 +31,7 @@ def test_a_new_store_is_created_whole_and_reopened_without_warm_up(tmp_path: Pat
     assert state.models == {} and again.calls == 1, "one read-only SQLite connection"
     assert again._mlflow_module is None and again._client is None, "read without opening MLflow"
     again.ensure_model("m")
-    assert again._client is not None
+    assert again._registry is not None and again._client is None, "a registry write opens no tracking store"
     assert "m" in again.read().models
 
 

@@ -76,14 +76,12 @@ def run_demote(run: Run, action: Action) -> StepResult:
 
 
 def record_unledgered(run: Run, action: Action) -> None:
-    """An alias already where the specs want it but missing from the ledger (an apply
-    killed between moving it and recording it) is recorded now, so history stays whole."""
+    """An alias moved without its ledger entry (see `unledgered`) is recorded now, so history
+    stays whole."""
     rm = run.cache.models.get(action.model)
-    if rm is None or action.to_version is None or rm.aliases.get(action.environment) != action.to_version:
+    if rm is None or action.to_version is None or not rm.unledgered(action.environment, action.to_version):
         return
     last = rm.last_move(action.environment)
-    if last is not None and last.to_version == action.to_version:
-        return
     target = run.targets.get((action.environment, action.model))
     run.store.append_ledger(
         action.model,

@@ -165,6 +165,10 @@ def run(args: argparse.Namespace) -> int:
     changes = LazyChanges(repo, desired, args.base)
     len(changes)  # a base policies cannot read stops here, before the lock
     store = MlflowStore.for_repo(repo)
+    if saved is None:
+        settled = _settled_plan(args, repo, store, desired, changes)
+        if settled is not None:
+            return _announce(args, repo, settled, Report())
     if _will_train(desired, store):
         from reconciler.apply.budget import warm_up
 
@@ -175,6 +179,29 @@ def run(args: argparse.Namespace) -> int:
     # Planning happens under the lock too: a plan made while another apply runs is stale.
     with RegistryLock(store, timeout=args.lock_timeout, say=lambda text: print(text, flush=True)):
         return _apply(args, repo, store, saved, desired, prefitted, changes)
+
+
+def _settled_plan(
+    args: argparse.Namespace, repo: Path, store: MlflowStore, desired: Desired, changes: LazyChanges
+) -> Plan | None:
+    """The plan, when the registry already matches the specs and no apply is running: nothing to
+    lock for, and MLflow (most of a no-op apply's time) is never imported. Only a direct read of
+    the embedded store can tell; anything to do, even recording an alias moved without its
+    ledger entry, takes the normal path under the lock."""
+    actual = store.read_direct()
+    if actual is None or actual.locked:
+        return None
+    session = open_session(
+        repo, args.env, check_data=True, base=args.base, store=store, desired=desired, changes=changes, actual=actual
+    )
+    plan = session.plan
+    if plan.has_changes or plan.blocked:
+        return None
+    for a in plan.actions:
+        rm = actual.model(a.model)
+        if rm is not None and a.to_version is not None and rm.unledgered(a.environment, a.to_version):
+            return None
+    return plan.only(args.selectors) if args.selectors else plan
 
 
 def _read_saved(args: argparse.Namespace) -> SavedPlan:
@@ -233,7 +260,6 @@ def _apply(
         print(f"Applying the saved plan {path} (plan {plan.id})")
     if args.selectors:
         plan = plan.only(args.selectors)
-    reverts = find_reverts(repo)
     print(f"Reconciler apply  {plan.revision} vs {plan.location}")
     print(plan.summary())
     report = Report()
@@ -251,6 +277,16 @@ def _apply(
             prefitted=prefitted,
         )
         report = executor.run(plan)
+    return _report(args, repo, plan, report)
+
+
+def _announce(args: argparse.Namespace, repo: Path, plan: Plan, report: Report) -> int:
+    print(f"Reconciler apply  {plan.revision} vs {plan.location}")
+    print(plan.summary())
+    return _report(args, repo, plan, report)
+
+
+def _report(args: argparse.Namespace, repo: Path, plan: Plan, report: Report) -> int:
     done = [o for o in report.outcomes if o.status is Status.DONE]
     headline = (
         f"Apply: {report.trained} trained, {len(done)} actions done, {len(report.failed)} failed."
@@ -272,7 +308,7 @@ def _apply(
         }
         args.write_json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     if gha.active():
-        _report_to_github(plan, report, headline, reverts)
+        _report_to_github(plan, report, headline, find_reverts(repo))
     return 1 if report.failed else 0
 
 

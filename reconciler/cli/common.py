@@ -80,13 +80,14 @@ def open_session(
     store: MlflowStore | None = None,
     desired: Desired | None = None,
     changes: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    actual: ActualState | None = None,
 ) -> Session:
     """Specs, registry and plan; `base` is the revision policies compare against (the change)."""
     desired = desired or load_desired(repo)
     if changes is None:
         changes = LazyChanges(repo, desired, base)
     store = store or MlflowStore.for_repo(repo)
-    actual = store.read()
+    actual = actual or store.read()
     if check_data:
         desired = check_untrained_data(desired, actual, scope)
     plan = police(make_plan(desired, actual, scope), desired, actual, changes)

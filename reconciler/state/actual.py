@@ -174,6 +174,14 @@ class RegisteredModelState:
         moves = [e for e in self.ledger if e.environment == environment]
         return moves[-1] if moves else None
 
+    def unledgered(self, environment: str, version: str) -> bool:
+        """The alias is at `version` but the ledger never recorded the move (an apply killed
+        between moving it and recording it)."""
+        if self.aliases.get(environment) != version:
+            return False
+        last = self.last_move(environment)
+        return last is None or last.to_version != version
+
     def by_fingerprint(self, fingerprint: str) -> VersionState | None:
         """The oldest version with this fingerprint (a duplicate is never preferred)."""
         matches = [v for v in self.versions.values() if v.fingerprint == fingerprint]
@@ -185,6 +193,7 @@ class ActualState:
     location: str
     models: Mapping[str, RegisteredModelState]
     unmanaged: frozenset[str] = frozenset()  # registered models we must never touch
+    locked: bool = False  # a `reconciler apply` held the registry lock when this was read
 
     def model(self, name: str) -> RegisteredModelState | None:
         return self.models.get(name)

@@ -166,7 +166,8 @@ class MlflowStore:
 
     @property
     def registry(self) -> Any:
-        """Registry reads: the full client if one is open, else a registry-only client."""
+        """Registry calls: the full client if one is open, else a registry-only one (moving
+        aliases, the ledger and the lock never need the tracking store, which costs ~0.2 s to open)."""
         if self._client is not None:
             return self._client
         if self._registry is None:
@@ -204,19 +205,27 @@ class MlflowStore:
 
     def read(self) -> ActualState:
         """Everything the reconciler manages, in calls that do not grow with versions per model."""
-        if self.sqlite_path is not None and os.environ.get("RECONCILER_READ_THROUGH_MLFLOW") != "1":
-            from reconciler.state.sqlite_read import read_sqlite
+        state = self.read_direct()
+        return state if state is not None else self.read_through_mlflow()
 
-            state = read_sqlite(self.sqlite_path, self.location, LOCK_MODEL)
-            if state is not None:
-                self.calls += 1  # one read-only SQLite connection
-                return state
-        return self.read_through_mlflow()
+    def read_direct(self) -> ActualState | None:
+        """The same state read straight from the embedded store without importing MLflow, or
+        None when only MLflow can read it (a server, an unknown schema, a busy file)."""
+        if self.sqlite_path is None or os.environ.get("RECONCILER_READ_THROUGH_MLFLOW") == "1":
+            return None
+        from reconciler.state.sqlite_read import read_sqlite
+
+        state = read_sqlite(self.sqlite_path, self.location, LOCK_MODEL)
+        if state is not None:
+            self.calls += 1  # one read-only SQLite connection
+        return state
 
     def read_through_mlflow(self) -> ActualState:
         managed: dict[str, Any] = {}
         unmanaged: set[str] = set()
+        locked = False
         for rm in self._pages(self.registry.search_registered_models, max_results=PAGE):
+            locked = locked or rm.name == LOCK_MODEL
             if rm.tags.get(t.MANAGED) == "true":
                 managed[rm.name] = rm
             elif not rm.name.startswith(LOCK_MODEL):
@@ -234,7 +243,7 @@ class MlflowStore:
             name: registered_model_state(name, rm.tags, rm.aliases or {}, versions[name])
             for name, rm in managed.items()
         }
-        return ActualState(self.location, models, frozenset(unmanaged))
+        return ActualState(self.location, models, frozenset(unmanaged), locked)
 
     def _pages(self, fn: Any, **kwargs: Any) -> Iterator[Any]:
         token = None
@@ -271,12 +280,12 @@ class MlflowStore:
         self._fenced()
         try:
             self._call(
-                self.client.create_registered_model, name, tags={t.MANAGED: "true"}, description=description or None
+                self.registry.create_registered_model, name, tags={t.MANAGED: "true"}, description=description or None
             )
         except RegistryError as exc:
             if exc.code != "RESOURCE_ALREADY_EXISTS":
                 raise
-            rm = self._call(self.client.get_registered_model, name)
+            rm = self._call(self.registry.get_registered_model, name)
             if rm.tags.get(t.MANAGED) != "true":
                 raise ReconcilerError(
                     f"registered model '{name}' exists but is not managed by the reconciler "
@@ -351,16 +360,16 @@ class MlflowStore:
         if signature is not None:
             self.set_version_tag(c.model_name, str(mv.version), METRICS_SIGNATURE, signature)
         # Never trust a version number we have not read back (MLflow computes MAX+1).
-        return _version_state(self._call(self.client.get_model_version, c.model_name, str(mv.version)))
+        return _version_state(self._call(self.registry.get_model_version, c.model_name, str(mv.version)))
 
     def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
         self._fenced()
-        self._call(self.client.set_model_version_tag, model, version, key, value)
+        self._call(self.registry.set_model_version_tag, model, version, key, value)
 
     def delete_version_tag(self, model: str, version: str, key: str) -> None:
         self._fenced()
         try:
-            self._call(self.client.delete_model_version_tag, model, version, key)
+            self._call(self.registry.delete_model_version_tag, model, version, key)
         except RegistryError as exc:
             if exc.code != "RESOURCE_DOES_NOT_EXIST":
                 raise
@@ -369,7 +378,7 @@ class MlflowStore:
         """Compare-and-set: move only if the alias still points where the plan saw it. Returns
         the ledger as read for the comparison, so the entry that follows needs no second read."""
         self._fenced(critical=True)
-        rm = self._call(self.client.get_registered_model, model)
+        rm = self._call(self.registry.get_registered_model, model)
         now = _alias_of(rm, alias)
         if now != expected:
             raise ReconcilerError(
@@ -380,9 +389,9 @@ class MlflowStore:
         _next_seq(model, ledger)  # a ledger that cannot take the entry stops the move before it is made
         if to is None:
             if now is not None:
-                self._call(self.client.delete_registered_model_alias, model, alias)
+                self._call(self.registry.delete_registered_model_alias, model, alias)
         else:
-            self._call(self.client.set_registered_model_alias, model, alias, to)
+            self._call(self.registry.set_registered_model_alias, model, alias, to)
         return ledger
 
     def append_ledger(
@@ -391,12 +400,12 @@ class MlflowStore:
         """Record an alias move as the next ledger entry. `known` is the ledger just read by
         move_alias under the apply lock; without it the ledger is read now."""
         existing = (
-            known if known is not None else parse_ledger(self._call(self.client.get_registered_model, model).tags)
+            known if known is not None else parse_ledger(self._call(self.registry.get_registered_model, model).tags)
         )
         seq = _next_seq(model, existing)
         stored = replace(entry, seq=seq)
         self._fenced()
-        self._call(self.client.set_registered_model_tag, model, f"{t.LEDGER_PREFIX}{seq:06d}", stored.to_json())
+        self._call(self.registry.set_registered_model_tag, model, f"{t.LEDGER_PREFIX}{seq:06d}", stored.to_json())
         chaos.point("promote:after-ledger")
         return stored
 
@@ -407,7 +416,7 @@ class MlflowStore:
         alias still holds the champion the plan saw."""
         self._fenced(critical=True)
         env = state.environment
-        rm = self._call(self.client.get_registered_model, model)
+        rm = self._call(self.registry.get_registered_model, model)
         now = _alias_of(rm, env)
         if now != state.champion:
             raise ReconcilerError(
@@ -416,8 +425,8 @@ class MlflowStore:
             )
         ledger = parse_ledger(rm.tags)
         _next_seq(model, ledger)
-        self._call(self.client.set_registered_model_alias, model, candidate_alias(env), state.candidate)
-        self._call(self.client.set_registered_model_tag, model, state_key(env), state.to_json())
+        self._call(self.registry.set_registered_model_alias, model, candidate_alias(env), state.candidate)
+        self._call(self.registry.set_registered_model_tag, model, state_key(env), state.to_json())
         return self.append_ledger(model, entry, ledger)
 
     def advance_rollout(
@@ -426,10 +435,10 @@ class MlflowStore:
         """Replace the recorded rollout `expected` with `state`; False (nothing written) when
         another process changed it first."""
         self._fenced()
-        rm = self._call(self.client.get_registered_model, model)
+        rm = self._call(self.registry.get_registered_model, model)
         if (rm.tags or {}).get(state_key(state.environment)) != expected.to_json():
             return False
-        self._call(self.client.set_registered_model_tag, model, state_key(state.environment), state.to_json())
+        self._call(self.registry.set_registered_model_tag, model, state_key(state.environment), state.to_json())
         if entry is not None:
             self.append_ledger(model, entry, parse_ledger(rm.tags))
         return True
@@ -442,7 +451,7 @@ class MlflowStore:
         and the verdict is written on the candidate. False when another process got there first."""
         self._fenced(critical=True)
         env = state.environment
-        rm = self._call(self.client.get_registered_model, model)
+        rm = self._call(self.registry.get_registered_model, model)
         if (rm.tags or {}).get(state_key(env)) != expected.to_json():
             return False
         ledger = parse_ledger(rm.tags)
@@ -455,11 +464,11 @@ class MlflowStore:
                     f"found {version_label(now)}); the rollout of v{state.candidate} is not promoted"
                 )
             chaos.point("rollout:before-alias")
-            self._call(self.client.set_registered_model_alias, model, env, state.candidate)
-        self._call(self.client.set_registered_model_tag, model, state_key(env), state.to_json())
+            self._call(self.registry.set_registered_model_alias, model, env, state.candidate)
+        self._call(self.registry.set_registered_model_tag, model, state_key(env), state.to_json())
         self.set_version_tag(model, state.candidate, state_key(env), verdict.to_json())
         if candidate_alias(env) in (rm.aliases or {}):
-            self._call(self.client.delete_registered_model_alias, model, candidate_alias(env))
+            self._call(self.registry.delete_registered_model_alias, model, candidate_alias(env))
         self.append_ledger(model, entry, ledger)
         return True
 
@@ -476,7 +485,7 @@ class MlflowStore:
         for _ in range(5):
             try:
                 self._call(
-                    self.client.create_registered_model,
+                    self.registry.create_registered_model,
                     LOCK_MODEL,
                     tags=tags,
                     description="Held by a running `reconciler apply`; see `reconciler unlock`.",
@@ -502,7 +511,7 @@ class MlflowStore:
             self.release_lock(None)
             return True
         try:
-            self._call(self.client.rename_registered_model, LOCK_MODEL, f"{RETIRED_PREFIX}{held.token}")
+            self._call(self.registry.rename_registered_model, LOCK_MODEL, f"{RETIRED_PREFIX}{held.token}")
         except RegistryError as exc:
             if exc.code in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST") or _lost_race(exc):
                 return False
@@ -514,18 +523,18 @@ class MlflowStore:
         """Delete tombstones old enough that no run can still be about to retire their lease."""
         cutoff = (time.time() - RETIRED_KEEP_SECONDS) * 1000
         found = self._call(
-            self.client.search_registered_models, filter_string=f"name LIKE '{RETIRED_PREFIX}%'", max_results=100
+            self.registry.search_registered_models, filter_string=f"name LIKE '{RETIRED_PREFIX}%'", max_results=100
         )
         for rm in found:
             if rm.name.startswith(RETIRED_PREFIX) and (rm.last_updated_timestamp or 0) < cutoff:
                 with contextlib.suppress(RegistryError):
-                    self._call(self.client.delete_registered_model, rm.name)
+                    self._call(self.registry.delete_registered_model, rm.name)
 
     def read_lock(self) -> Lease | None:
         """The lease that holds the lock; None when nobody does. A lock whose tags cannot be
         read is a lease with no token that has expired: anyone may remove it."""
         try:
-            rm = self._call(self.client.get_registered_model, LOCK_MODEL)
+            rm = self._call(self.registry.get_registered_model, LOCK_MODEL)
         except RegistryError as exc:
             if exc.code == "RESOURCE_DOES_NOT_EXIST":
                 return None
@@ -536,7 +545,7 @@ class MlflowStore:
         held = self.read_lock()
         if held is None or held.token != lease.token:
             return False
-        self._call(self.client.set_registered_model_tag, LOCK_MODEL, "expires", repr(lease.expires))
+        self._call(self.registry.set_registered_model_tag, LOCK_MODEL, "expires", repr(lease.expires))
         return True
 
     def release_lock(self, token: str | None) -> Lease | None:
@@ -547,7 +556,7 @@ class MlflowStore:
         if token is not None and held is not None and held.token != token:
             return None
         try:
-            self._call(self.client.delete_registered_model, LOCK_MODEL)
+            self._call(self.registry.delete_registered_model, LOCK_MODEL)
         except RegistryError as exc:
             if exc.code != "RESOURCE_DOES_NOT_EXIST" and not _lost_race(exc):
                 raise
@@ -580,7 +589,7 @@ class MlflowStore:
     def artifact_location(self, model: str, version: str) -> str:
         """Where a version's files are, resolved (never through an alias): what a deployment
         outside MLflow fetches, e.g. KServe's storageUri."""
-        return str(self._call(self.client.get_model_version_download_uri, model, version))
+        return str(self._call(self.registry.get_model_version_download_uri, model, version))
 
     # --- monitoring -----------------------------------------------------------------------
 

@@ -104,4 +104,4 @@ def _read(db: sqlite3.Connection, columns: dict[str, set[str]], location: str, l
         name: registered_model_state(name, model_tags[name], aliases.get(name, {}), versions[name])
         for name in sorted(managed)
     }
-    return ActualState(location, models, unmanaged)
+    return ActualState(location, models, unmanaged, lock_model in names)
