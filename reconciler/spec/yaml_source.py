@@ -20,6 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from reconciler.diagnostics import Diagnostic
+from reconciler.spec import fast_yaml
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 100_000  # after alias expansion, per file
@@ -69,7 +70,7 @@ def _start(node: Any) -> tuple[int, int]:
 
 
 def _map_pos(node: CommentedMap, step: str, *, key: bool) -> tuple[int, int] | None:
-    data = node.lc.data.get(step)
+    data = (node.lc.data or {}).get(step)  # (an !!omap keeps no positions)
     if data is None:  # a key brought in by a `<<` merge has no position of its own
         return None
     if key:
@@ -132,15 +133,29 @@ def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
     return line, col
 
 
-def parse_text(text: str, display: str) -> ParsedFile:
+def _loader() -> YAML:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
-    trees: list[Any] = []
+    return yaml
+
+
+def load_trees(text: str, *, fast: bool = True) -> list[Any]:
+    """ruamel's round-trip trees of every document; libyaml parses where that is exact (see
+    fast_yaml), and anything it refuses or that fails after it is read again by ruamel alone,
+    so errors are always ruamel's."""
+    if fast and fast_yaml.available(text):
+        try:
+            return fast_yaml.load_all(_loader(), text)
+        except Exception:  # the pure parser below reports whatever is wrong
+            pass
+    return list(_loader().load_all(text))
+
+
+def parse_text(text: str, display: str, *, fast: bool = True) -> ParsedFile:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for tree in yaml.load_all(text):
-                trees.append(tree)
+            trees = load_trees(text, fast=fast)
     except MarkedYAMLError as exc:
         return ParsedFile((), (_yaml_error(exc, display),))
     except RecursionError:
