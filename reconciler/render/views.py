@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from reconciler.gates.measures import describe_rule
@@ -30,9 +33,34 @@ def environment(html: bool = False) -> Any:
         keep_trailing_newline=not html,
         autoescape=html,
         undefined=jinja2.StrictUndefined,
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters.update(md=md_text, code=md_code, fence=fence_for)
     return env
+
+
+def template_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gitops-model-reconciler" / "templates"
+
+
+def _bytecode_cache() -> Any:
+    """Templates compiled once per user and Jinja version instead of on every run (~0.09 s of a
+    no-op plan). Jinja checks each entry against the template's source and the Python version;
+    a cache that cannot be written is only slower."""
+    import jinja2
+
+    class QuietCache(jinja2.FileSystemBytecodeCache):
+        def dump_bytecode(self, bucket: Any) -> None:
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
+    directory = template_cache_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return QuietCache(str(directory))
 
 
 def render(template: str, **context: Any) -> str:
