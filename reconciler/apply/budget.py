@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing.connection import Connection, wait
@@ -25,6 +26,7 @@ from reconciler.desired.model import Target
 from reconciler.spec.catalog import Catalog
 
 DEFAULT_TRAIN_SECONDS = 3600.0
+STOP_POLL_SECONDS = 0.5  # how soon background fits notice they are no longer wanted
 
 
 def train_budget(target: Target) -> float:
@@ -105,15 +107,29 @@ def fit_within_budget(target: Target, catalog: Catalog) -> Fitted:
 
 
 def fit_many(
-    work: Mapping[tuple[str, str], Target], catalog: Catalog, jobs: int, progress: Progress | None = None
+    work: Mapping[tuple[str, str], Target],
+    catalog: Catalog,
+    jobs: int,
+    progress: Progress | None = None,
+    *,
+    on_fitted: Callable[[tuple[str, str], Fitted], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[tuple[str, str], Fitted]:
-    """Fit each (model, fingerprint) in `work`, up to `jobs` at once, each within its budget."""
+    """Fit each (model, fingerprint) in `work`, up to `jobs` at once, each within its budget;
+    `on_fitted` hears of each as it comes back. Once `stop` is set, running fits are killed and
+    what came back so far is returned."""
     context = _context()
     pending = list(work.items())
     running: list[_Running] = []
     out: dict[tuple[str, str], Fitted] = {}
     start = time.monotonic()
     while pending or running:
+        if stop is not None and stop.is_set():
+            for r in running:
+                r.process.kill()
+                r.process.join()
+                r.conn.close()
+            return out
         while pending and len(running) < max(1, jobs):
             key, target = pending.pop(0)
             receive, send = context.Pipe(duplex=False)
@@ -123,6 +139,8 @@ def fit_many(
             running.append(_Running(key, process, receive, time.monotonic(), train_budget(target)))
         now = time.monotonic()
         timeout = max(0.0, min(r.started + r.budget - now for r in running))
+        if stop is not None:
+            timeout = min(timeout, STOP_POLL_SECONDS)
         wait([r.conn for r in running] + [r.process.sentinel for r in running], timeout=timeout)
         for r in list(running):
             fitted = _collect(r)
@@ -130,6 +148,8 @@ def fit_many(
                 continue
             running.remove(r)
             out[r.key] = fitted
+            if on_fitted is not None:
+                on_fitted(r.key, fitted)
             if progress is not None:
                 progress(len(out), len(work), r.key[0], time.monotonic() - start)
     return out

@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping
 
 from reconciler import chaos
 from reconciler.apply.alias_step import record_unledgered, run_demote, run_promote
-from reconciler.apply.budget import fit_many, fit_within_budget
+from reconciler.apply.budget import fit_within_budget
 from reconciler.apply.cache import RegistryCache
 from reconciler.apply.evaluate_step import run_evaluate
 from reconciler.apply.fit import Fitted, Progress
 from reconciler.apply.outcome import Listener, Outcome, Report, Status, StepResult
+from reconciler.apply.prefit import Prefits
 from reconciler.apply.rollout_step import run_abort, run_rollout
 from reconciler.apply.run import Run
 from reconciler.apply.train_step import run_train
@@ -78,15 +79,23 @@ class Executor:
             provenance,
             move_check,
             preview,
-            prefitted=dict(prefitted or {}),
+            prefitted=Prefits(prefitted),
         )
 
     def run(self, plan: Plan) -> Report:
         run = self.run_state
         run.plan_id = plan.id
-        if self.jobs > 1:
-            self._prefit(plan)
         report = Report()
+        try:
+            if self.jobs > 1:
+                self._prefit(plan)
+            self._steps(plan, report)
+        finally:
+            run.prefitted.close()  # fits still under way when a run stops early are not wanted
+        return report
+
+    def _steps(self, plan: Plan, report: Report) -> None:
+        run = self.run_state
         for action in plan.actions:
             if action.kind is Kind.NOOP:
                 record_unledgered(run, action)
@@ -112,7 +121,6 @@ class Executor:
             outcome = Outcome(action, result.status, result.message, seconds, result.version, reused, result.cost)
             report.outcomes.append(outcome)
             self.listener("end", action, outcome)
-        return report
 
     def _step(self, action: Action) -> StepResult:
         if action.kind is Kind.BLOCKED:
@@ -124,8 +132,9 @@ class Executor:
         return step(self.run_state, action) if step else StepResult(Status.SKIPPED, "nothing to do")
 
     def _prefit(self, plan: Plan) -> None:
-        """Fit every model the plan trains in parallel processes first; the train steps then
-        only record them, in plan order."""
+        """Fit the models the plan trains in parallel processes, in the background: each train
+        step takes its fit when it is back and records it, in plan order, while the later ones
+        still fit."""
         run = self.run_state
         work: dict[tuple[str, str], Target] = {}
         for action in plan.actions:
@@ -142,18 +151,18 @@ class Executor:
         # it would start workers for models that take milliseconds.
         threshold = _parallel_min_seconds()
         first, *rest = work
-        run.prefitted[first] = fit_within_budget(work[first], run.catalog)
+        run.prefitted.put(first, fit_within_budget(work[first], run.catalog))
         if threshold > 0:
             if len(rest) < 2:
                 return
             second, *rest = rest
             start = time.perf_counter()
-            run.prefitted[second] = fit_within_budget(work[second], run.catalog)
+            run.prefitted.put(second, fit_within_budget(work[second], run.catalog))
             each = time.perf_counter() - start
             if each * len(rest) * (1 - 1 / min(self.jobs, len(rest))) <= threshold:
                 return
         if rest:
-            run.prefitted.update(fit_many({k: work[k] for k in rest}, run.catalog, self.jobs, self.progress))
+            run.prefitted.start({k: work[k] for k in rest}, run.catalog, self.jobs, self.progress)
 
     def _refusal(self, action: Action) -> str | None:
         """Whatever the plan says, an action touches only what the reconciler owns.

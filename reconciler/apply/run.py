@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from reconciler.apply.cache import RegistryCache
-from reconciler.apply.fit import Fitted
+from reconciler.apply.prefit import Prefits
 from reconciler.data.frames import Split
 from reconciler.desired.model import Target
 from reconciler.policy.police import MoveCheck
@@ -46,7 +46,7 @@ class Run:
     move_check: MoveCheck | None = None
     preview: bool = False  # a pull request's preview: verdicts under its gates, no alias moves
     plan_id: str = ""
-    prefitted: dict[tuple[str, str], Fitted] = field(default_factory=dict)
+    prefitted: Prefits = field(default_factory=Prefits)
     failed_fingerprints: dict[tuple[str, str], str] = field(default_factory=dict)
     reused: set[tuple[str, str | None]] = field(default_factory=set)
     fitted: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)

@@ -30,7 +30,7 @@ def run_train(run: Run, action: Action) -> StepResult:
         run.reused.add((action.model, existing.version))
         return StepResult(Status.DONE, f"reused v{existing.version} (fingerprint already registered)", existing.version)
     target = run.targets[(action.environment, action.model)]
-    fitted = run.prefitted.pop((action.model, action.fingerprint), None)
+    fitted = run.prefitted.take((action.model, action.fingerprint))  # waits while it fits in the background
     chaos.point("train:before-fit")
     if fitted is None:
         fitted = fit_within_budget(target, run.catalog)  # in a child it can be stopped in
@@ -78,6 +78,7 @@ def run_train(run: Run, action: Action) -> StepResult:
             profile=fitted.profile,
             trusted_types=fitted.trusted_types,
             inputs=_inputs(target, fitted, tags[t.DATASET_SOURCE]),
+            registered=_managed(run, action.model),
         )
     )
     chaos.point("train:after-register")
@@ -85,6 +86,12 @@ def run_train(run: Run, action: Action) -> StepResult:
     run.cache.registered(version)
     shown = ", ".join(f"{k} {metrics[k]:.4g}" for k in model.metrics)
     return StepResult(Status.DONE, f"trained v{version.version}: {shown}", version.version, _cost(run, action, metrics))
+
+
+def _managed(run: Run, model: str) -> bool:
+    """Read as managed by the plan (or since): its version needs no registered model made first."""
+    rm = run.cache.models.get(model)
+    return rm is not None and rm.managed
 
 
 def _inputs(target: Target, fitted: Fitted, uri: str) -> tuple[DataInput, ...]:

@@ -80,6 +80,7 @@ class Candidate:
     profile: Mapping[str, Any] | None = None  # reference for drift monitoring
     trusted_types: tuple[str, ...] | None = None  # skops types to vouch for, if already known
     inputs: tuple[DataInput, ...] = ()  # the splits it was trained and scored on
+    registered: bool = False  # the registered model is known to exist, managed (no need to ensure it)
 
 
 class MlflowStore:
@@ -314,14 +315,14 @@ class MlflowStore:
         mlflow = self._mlflow
         from mlflow.models import infer_signature
 
-        self.ensure_model(c.model_name, str(c.spec.get("model", {}).get("description", "")))
+        if not c.registered:
+            self.ensure_model(c.model_name, str(c.spec.get("model", {}).get("description", "")))
         exp = self.experiment_id()
         self._fenced()
         self.calls += 1
         with mlflow.start_run(experiment_id=exp, run_name=c.model_name, tags=dict(c.tags)) as run:
             chaos.point("store:after-run-start")
             mlflow.log_params({k: _param_value(v) for k, v in c.params.items()})
-            mlflow.log_metrics(dict(c.metrics))
             if c.inputs:
                 self._call(self.client.log_inputs, run.info.run_id, datasets=dataset_inputs.entities(c.inputs))
             mlflow.log_dict(dict(c.spec), "reconciler/spec.json")
@@ -335,6 +336,9 @@ class MlflowStore:
                 pip_requirements=list(c.pip_requirements),
                 skops_trusted_types=list(c.trusted_types) if c.trusted_types is not None else _own_types(c.estimator),
             )
+            # Logged after the model and linked to it: logged before, log_model would read each
+            # key's history back to link it (one request per metric) and log them all again.
+            mlflow.log_metrics(dict(c.metrics), model_id=info.model_id)
             chaos.point("store:after-log-model")
         chaos.point("store:after-run-end")
         version_tags = dict(c.tags)
