@@ -16,11 +16,14 @@ class RegistryCache:
         # Seeded with the state the plan was made from; every write refreshes what it touched.
         self.models: dict[str, RegisteredModelState | None] = dict(actual.models) if actual else {}
         self.unmanaged = actual.unmanaged if actual else frozenset()
+        # Seeded with a whole read made under the lock, the cache knows that a model it does not
+        # hold did not exist then, and under the lock only this run creates one.
+        self.whole = actual is not None
 
     def model(self, name: str, refresh: bool = False) -> RegisteredModelState | None:
-        if refresh or name not in self.models:
+        if refresh or (name not in self.models and not self.whole):
             self.models[name] = self.store.read_model(name)
-        return self.models[name]
+        return self.models.get(name)
 
     def version(self, name: str, fingerprint: str | None, version: str | None) -> VersionState | None:
         rm = self.model(name)
@@ -38,7 +41,10 @@ class RegistryCache:
 
     def registered(self, version: VersionState) -> None:
         if version.model not in self.models:
-            self.model(version.model, refresh=True)
+            if version.model in self.store.created:  # made under this lock just now: only this version
+                self.models[version.model] = RegisteredModelState(version.model, True, {}, {version.version: version})
+            else:
+                self.model(version.model, refresh=True)
             return
         rm = self.models[version.model] or RegisteredModelState(version.model, True, {}, {})
         self.models[version.model] = replace(rm, versions={**rm.versions, version.version: version})

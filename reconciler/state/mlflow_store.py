@@ -96,6 +96,7 @@ class MlflowStore:
         # Set by the registry lock while it is held: called before every write, it raises
         # LeaseLost once the lease cannot be trusted (`critical`: also re-read the lock's token).
         self.fence: Callable[[bool], None] | None = None
+        self.created: set[str] = set()  # registered models this process made (empty when made)
         if self.sqlite_path is not None:
             self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -167,10 +168,10 @@ class MlflowStore:
 
     @property
     def registry(self) -> Any:
-        """Registry calls: the full client if one is open, else a registry-only one (moving
-        aliases, the ledger and the lock never need the tracking store, which costs ~0.2 s to open)."""
-        if self._client is not None:
-            return self._client
+        """Registry calls go through MLflow's registry-only client: moving aliases, the ledger
+        and the lock never need the tracking store (~0.2 s to open), and MlflowClient checks
+        that a name is not a prompt before each registry call, one more request every time
+        (managed models carry our tag; nothing else is touched)."""
         if self._registry is None:
             self._mlflow  # noqa: B018 - opens the store first
             try:
@@ -283,6 +284,7 @@ class MlflowStore:
             self._call(
                 self.registry.create_registered_model, name, tags={t.MANAGED: "true"}, description=description or None
             )
+            self.created.add(name)
         except RegistryError as exc:
             if exc.code != "RESOURCE_ALREADY_EXISTS":
                 raise
@@ -361,10 +363,13 @@ class MlflowStore:
         # The version number is known only now; until this tag lands the metrics are untrusted
         # (with a verdict key set), which only means they are measured again.
         signature = sign_metrics(c.model_name, str(mv.version), c.tags.get(t.FINGERPRINT, ""), version_tags)
+        tags = dict(mv.tags or {})
         if signature is not None:
             self.set_version_tag(c.model_name, str(mv.version), METRICS_SIGNATURE, signature)
-        # Never trust a version number we have not read back (MLflow computes MAX+1).
-        return _version_state(self._call(self.registry.get_model_version, c.model_name, str(mv.version)))
+            tags[METRICS_SIGNATURE] = signature
+        # The version as the registry answered the create (it computes the number, MAX+1), not
+        # as asked for; only the signature tag written since is added.
+        return version_state(mv.name, mv.version, mv.creation_timestamp, mv.run_id, mv.source, tags)
 
     def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
         self._fenced()
