@@ -1,23 +1,23 @@
-"""libyaml's C parser under ruamel's composer, resolver and constructor.
+"""libyaml's C parser under ruamel's resolver and constructor.
 
-ruamel.yaml's round-trip loader is pure Python, and its scanner and parser are most of a
-no-op plan's parse (about 8x libyaml's on 1,000 files). Only those two are swapped: libyaml
-turns the text into events, and ruamel builds the same round-trip tree from them as always, so
-YAML 1.2 scalar rules, merge keys, anchors, duplicate-key errors and every line/column are
-ruamel's own. What the two parsers were seen to read differently (tabs, and the constructs
-`_Checks` lists) is left to ruamel alone, and so is any text libyaml refuses, whose error ruamel
-words and positions. `tests/test_fast_yaml.py` holds both paths equal on the public YAML test
-suite, the hostile corpus, the examples and generated documents.
+ruamel.yaml's round-trip loader is pure Python, and its scanner, parser and composer are most
+of a spec parse (about 8x libyaml's on 1,000 files). Those are swapped: libyaml turns the text
+into events, the nodes are built from them here, each implicit tag decided by ruamel's own
+resolver, and ruamel's round-trip constructor builds the tree as always, so YAML 1.2 scalar
+rules, merge keys, duplicate-key errors and every line/column are ruamel's own. What the two
+parsers were seen to read differently (tabs, and the constructs `_Checks` lists) is left to
+ruamel alone, and so is any text libyaml refuses, whose error ruamel words and positions.
+`tests/test_fast_yaml.py` holds both paths equal on the public YAML test suite, the hostile
+corpus, the examples and generated documents.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from ruamel.yaml import YAML
-from ruamel.yaml import events as ev
-from ruamel.yaml.tag import Tag
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 try:
     import yaml as _pyyaml  # type: ignore[import-untyped]
@@ -38,43 +38,6 @@ class Unsupported(Exception):
 
 def available(text: str) -> bool:
     return _libyaml is not None and NOT_FAST.search(text) is None
-
-
-def _tag(tag: str | None) -> Tag | None:
-    return None if tag is None else Tag(suffix=tag)
-
-
-def _convert(event: Any) -> Any:
-    name = type(event).__name__
-    start, end = event.start_mark, event.end_mark
-    if name == "ScalarEvent":
-        # libyaml calls the plain style '', ruamel None
-        return ev.ScalarEvent(
-            event.anchor, _tag(event.tag), event.implicit, event.value, start, end, style=event.style or None
-        )
-    if name == "MappingStartEvent":
-        return ev.MappingStartEvent(
-            event.anchor, _tag(event.tag), event.implicit, start, end, flow_style=event.flow_style
-        )
-    if name == "SequenceStartEvent":
-        return ev.SequenceStartEvent(
-            event.anchor, _tag(event.tag), event.implicit, start, end, flow_style=event.flow_style
-        )
-    if name == "AliasEvent":
-        return ev.AliasEvent(event.anchor, start, end)
-    if name == "MappingEndEvent":
-        return ev.MappingEndEvent(start, end)
-    if name == "SequenceEndEvent":
-        return ev.SequenceEndEvent(start, end)
-    if name == "DocumentStartEvent":
-        return ev.DocumentStartEvent(start, end, explicit=event.explicit)
-    if name == "DocumentEndEvent":
-        return ev.DocumentEndEvent(start, end, explicit=event.explicit)
-    if name == "StreamStartEvent":
-        return ev.StreamStartEvent(start, end)
-    if name == "StreamEndEvent":
-        return ev.StreamEndEvent(start, end)
-    raise Unsupported(name)
 
 
 class _Checks:
@@ -142,7 +105,7 @@ def events(text: str) -> list[Any]:
                 raise Unsupported("a directive")
             elif name in ("MappingEndEvent", "SequenceEndEvent"):
                 checks.end()
-            out.append(_convert(event))
+            out.append(event)
     except _pyyaml.YAMLError as exc:
         raise Unsupported(str(exc)) from exc
     finally:
@@ -150,33 +113,81 @@ def events(text: str) -> list[Any]:
     return out
 
 
-class _EventParser:
-    """ruamel's parser interface over a list of events made beforehand."""
+class _Parser:
+    """Stands in for ruamel's parser, which the composer below makes unnecessary."""
 
-    def __init__(self, queue: list[Any]) -> None:
-        self._queue = queue
-        self._at = 0
-
-    def check_event(self, *choices: Any) -> bool:
-        if self._at >= len(self._queue):
-            return False
-        return not choices or isinstance(self._queue[self._at], choices)
-
-    def peek_event(self) -> Any:
-        return self._queue[self._at]
-
-    def get_event(self) -> Any:
-        event = self._queue[self._at]
-        self._at += 1
-        return event
+    def __init__(self, loader: Any = None) -> None:
+        pass
 
     def dispose(self) -> None:
-        self._queue = []
+        pass
+
+
+class _Composer:
+    """ruamel's composer interface, building ruamel's nodes straight from libyaml's events,
+    with ruamel's resolver deciding each implicit tag (YAML 1.2, as ruamel alone would). The
+    events hold no anchors, aliases or tags (the checks sent those to ruamel alone)."""
+
+    def __init__(self, queue: list[Any], resolver: Any) -> None:
+        self._queue = queue
+        self._at = 0
+        self._resolver = resolver
+        self._resolved: dict[tuple[str, tuple[bool, bool]], Any] = {}
+
+    def _peek(self) -> str:
+        return type(self._queue[self._at]).__name__
+
+    def check_node(self) -> bool:
+        if self._peek() == "StreamStartEvent":
+            self._at += 1
+        return self._peek() != "StreamEndEvent"
+
+    def get_node(self) -> Any:
+        if self._peek() == "StreamEndEvent":
+            return None
+        self._at += 1  # DocumentStartEvent
+        node = self._node()
+        self._at += 1  # DocumentEndEvent
+        return node
+
+    def _node(self) -> Any:
+        event = self._queue[self._at]
+        self._at += 1
+        name = type(event).__name__
+        if name == "ScalarEvent":
+            key = (event.value, event.implicit)
+            tag = self._resolved.get(key)
+            if tag is None:
+                tag = self._resolved[key] = self._resolver.resolve(ScalarNode, event.value, event.implicit)
+            # libyaml calls the plain style '', ruamel None
+            return ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style or None)
+        if name == "SequenceStartEvent":
+            tag = self._resolver.resolve(SequenceNode, None, event.implicit)
+            seq = SequenceNode(tag, [], event.start_mark, None, flow_style=event.flow_style)
+            while self._peek() != "SequenceEndEvent":
+                seq.value.append(self._node())
+            seq.end_mark = self._queue[self._at].end_mark
+            self._at += 1
+            return seq
+        if name == "MappingStartEvent":
+            tag = self._resolver.resolve(MappingNode, None, event.implicit)
+            mapping = MappingNode(tag, [], event.start_mark, None, flow_style=event.flow_style)
+            while self._peek() != "MappingEndEvent":
+                key_node = self._node()
+                mapping.value.append((key_node, self._node()))
+            mapping.end_mark = self._queue[self._at].end_mark
+            self._at += 1
+            return mapping
+        raise Unsupported(name)
 
 
 def load_all(yaml: YAML, text: str) -> list[Any]:
     """What `yaml.load_all(text)` returns, parsed by libyaml (raises Unsupported to fall back)."""
     queue = events(text)
-    parser = _EventParser(queue)
-    yaml.Parser = lambda loader: parser  # ruamel makes its parser from the loader: hand it ours
+    if getattr(yaml.resolver, "yaml_path_resolvers", None):
+        raise Unsupported("path resolvers")  # ruamel's composer consults them; this one does not
+    composer = _Composer(queue, yaml.resolver)
+    yaml.Parser = _Parser
+    # ruamel makes its composer from the loader on first use: hand it this one
+    yaml.Composer = cast(Any, lambda loader: composer)
     return list(yaml.load_all(text))
