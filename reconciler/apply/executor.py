@@ -162,7 +162,9 @@ class Executor:
             if each * len(rest) * (1 - 1 / min(self.jobs, len(rest))) <= threshold:
                 return
         if rest:
-            run.prefitted.start({k: work[k] for k in rest}, run.catalog, self.jobs, self.progress)
+            # One of the N jobs is this process, recording the fits that are back: with N workers
+            # as well, three CPU-bound processes on two cores made the whole run slower.
+            run.prefitted.start({k: work[k] for k in rest}, run.catalog, max(1, self.jobs - 1), self.progress)
 
     def _refusal(self, action: Action) -> str | None:
         """Whatever the plan says, an action touches only what the reconciler owns.
