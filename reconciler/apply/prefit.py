@@ -22,7 +22,6 @@ class Prefits:
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.failure: str | None = None  # why the background fits stopped early, if they did
 
     def __contains__(self, key: object) -> bool:
         with self._changed:
@@ -42,8 +41,8 @@ class Prefits:
         def fit() -> None:
             try:
                 fit_many(work, catalog, jobs, progress, on_fitted=self.put, stop=self._stop)
-            except Exception as exc:  # never a traceback from a thread: the steps fit these themselves
-                self.failure = f"{type(exc).__name__}: {exc}"
+            except Exception:  # never a traceback from a thread: the steps fit these themselves
+                pass
             finally:
                 # Whatever did not come back (a crash here, a stop) is fitted by its train step.
                 with self._changed:

@@ -33,6 +33,7 @@ from reconciler.render.outcomes import outcome_dict, outcome_text
 from reconciler.render.plan_json import plan_dict
 from reconciler.render.views import render, rollback_of
 from reconciler.spec.catalog import load_catalog
+from reconciler.state.actual import ActualState
 from reconciler.state.mlflow_store import MlflowStore
 from reconciler.vcs.git import find_reverts
 
@@ -139,10 +140,10 @@ def _check_selected_models(args: argparse.Namespace, desired: Desired) -> None:
             )
 
 
-def _will_train(desired: Desired, store: MlflowStore) -> bool:
+def _will_train(desired: Desired, store: MlflowStore, actual: ActualState | None) -> bool:
     """A guess, before the lock: does some fingerprint have no version yet?"""
     try:
-        actual = store.read()
+        actual = actual or store.read()
     except ReconcilerError:
         return False  # the real read, under the lock, reports it
     return any(
@@ -165,11 +166,13 @@ def run(args: argparse.Namespace) -> int:
     changes = LazyChanges(repo, desired, args.base)
     len(changes)  # a base policies cannot read stops here, before the lock
     store = MlflowStore.for_repo(repo)
-    if saved is None:
-        settled = _settled_plan(args, repo, store, desired, changes)
+    actual = store.read_direct() if saved is None else None
+    if actual is not None:
+        settled = _settled_plan(args, repo, store, desired, changes, actual)
         if settled is not None:
-            return _announce(args, repo, settled, Report())
-    if _will_train(desired, store):
+            _header(settled)
+            return _report(args, repo, settled, Report())
+    if _will_train(desired, store, actual):
         from reconciler.apply.budget import warm_up
 
         warm_up()  # fits run in children of a fork server: its imports overlap with what follows
@@ -182,14 +185,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _settled_plan(
-    args: argparse.Namespace, repo: Path, store: MlflowStore, desired: Desired, changes: LazyChanges
+    args: argparse.Namespace,
+    repo: Path,
+    store: MlflowStore,
+    desired: Desired,
+    changes: LazyChanges,
+    actual: ActualState,
 ) -> Plan | None:
     """The plan, when the registry already matches the specs and no apply is running: nothing to
     lock for, and MLflow (most of a no-op apply's time) is never imported. Only a direct read of
     the embedded store can tell; anything to do, even recording an alias moved without its
     ledger entry, takes the normal path under the lock."""
-    actual = store.read_direct()
-    if actual is None or actual.locked:
+    if actual.locked:
         return None
     session = open_session(
         repo, args.env, check_data=True, base=args.base, store=store, desired=desired, changes=changes, actual=actual
@@ -260,8 +267,7 @@ def _apply(
         print(f"Applying the saved plan {path} (plan {plan.id})")
     if args.selectors:
         plan = plan.only(args.selectors)
-    print(f"Reconciler apply  {plan.revision} vs {plan.location}")
-    print(plan.summary())
+    _header(plan)
     report = Report()
     if plan.has_changes or plan.blocked or any(a.kind is Kind.NOOP for a in plan.actions):
         executor = Executor(
@@ -280,10 +286,9 @@ def _apply(
     return _report(args, repo, plan, report)
 
 
-def _announce(args: argparse.Namespace, repo: Path, plan: Plan, report: Report) -> int:
+def _header(plan: Plan) -> None:
     print(f"Reconciler apply  {plan.revision} vs {plan.location}")
     print(plan.summary())
-    return _report(args, repo, plan, report)
 
 
 def _report(args: argparse.Namespace, repo: Path, plan: Plan, report: Report) -> int:

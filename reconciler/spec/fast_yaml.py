@@ -50,6 +50,7 @@ class _Checks:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self._lines: list[str] | None = None  # split only if some value sits lines below its key
         self.stack: list[list[Any]] = []  # per open collection: [is_block_mapping, expecting_key, key_end_line]
 
     def node(self, event: Any, name: str) -> None:
@@ -58,7 +59,9 @@ class _Checks:
         if self.stack and self.stack[-1][0]:
             frame = self.stack[-1]
             if not frame[1] and event.start_mark.line > frame[2] + 1:
-                between = "\n".join(self.text.splitlines()[frame[2] + 1 : event.start_mark.line])
+                if self._lines is None:
+                    self._lines = self.text.splitlines()
+                between = "\n".join(self._lines[frame[2] + 1 : event.start_mark.line])
                 if COMMENT_LINE.search(between):
                     raise Unsupported("a comment between a key and its value")
             frame[2] = event.end_mark.line

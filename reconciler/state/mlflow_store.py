@@ -363,13 +363,13 @@ class MlflowStore:
         # The version number is known only now; until this tag lands the metrics are untrusted
         # (with a verdict key set), which only means they are measured again.
         signature = sign_metrics(c.model_name, str(mv.version), c.tags.get(t.FINGERPRINT, ""), version_tags)
-        tags = dict(mv.tags or {})
+        written = {}
         if signature is not None:
             self.set_version_tag(c.model_name, str(mv.version), METRICS_SIGNATURE, signature)
-            tags[METRICS_SIGNATURE] = signature
+            written[METRICS_SIGNATURE] = signature
         # The version as the registry answered the create (it computes the number, MAX+1), not
         # as asked for; only the signature tag written since is added.
-        return version_state(mv.name, mv.version, mv.creation_timestamp, mv.run_id, mv.source, tags)
+        return _version_state(mv, written)
 
     def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
         self._fenced()
@@ -909,5 +909,7 @@ def _own_types(estimator: Any) -> list[str] | None:
     return list(skops.io.get_untrusted_types(data=skops.io.dumps(estimator)))
 
 
-def _version_state(mv: Any) -> VersionState:
-    return version_state(mv.name, mv.version, mv.creation_timestamp, mv.run_id, mv.source, mv.tags or {})
+def _version_state(mv: Any, written: Mapping[str, str] | None = None) -> VersionState:
+    """A version as MLflow returned it, plus tags `written` since."""
+    tags = {**(mv.tags or {}), **(written or {})}
+    return version_state(mv.name, mv.version, mv.creation_timestamp, mv.run_id, mv.source, tags)
