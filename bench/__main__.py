@@ -2,6 +2,7 @@
 
 python -m bench            # full sizes (1,000 spec files, 100 models, a 1 GB CSV)
 python -m bench --quick    # small sizes, so CI can run it and it cannot rot
+python -m bench --quick --only engine_bench    # one of them
 """
 
 from __future__ import annotations
@@ -72,10 +73,16 @@ def main() -> int:
     parser.add_argument(
         "--out", type=Path, default=None, help="where to write the results (default: bench/RESULTS.md, full mode only)"
     )
+    parser.add_argument(
+        "--only", action="append", choices=sorted(n.removesuffix(".py") for n in FULL), help="run just this one"
+    )
     args = parser.parse_args()
-    if args.out is None and not args.quick:
-        args.out = HERE / "RESULTS.md"  # a quick run must not overwrite the committed full figures
+    if args.out is None and not args.quick and not args.only:
+        # A quick or partial run must not overwrite the committed full figures.
+        args.out = HERE / "RESULTS.md"
     plan = QUICK if args.quick else FULL
+    if args.only:
+        plan = {script: rest for script, rest in plan.items() if script.removesuffix(".py") in args.only}
     sections = []
     # pip byte-compiled MLflow and the other installed libraries; the editable reconciler package
     # is compiled on every run where PYTHONDONTWRITEBYTECODE is set (as on CI machines), which no

@@ -8,6 +8,8 @@ RECONCILER_REQUIRE_SERVER=1 (what `.ci/run` sets): there they fail, so CI never 
 from __future__ import annotations
 
 import os
+import random
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,11 +64,26 @@ class PostgresServer:
             db.execute("DELETE FROM experiments WHERE experiment_id <> 0")
 
 
+def _create(database: str) -> None:
+    """CREATE DATABASE copies template1 and refuses while another session is copying it: the
+    suite's parallel workers each make their database at start, so a refusal is retried."""
+    import psycopg
+
+    for attempt in range(20):
+        try:
+            with _connect(PG["dbname"]) as admin:  # type: ignore[attr-defined]
+                admin.execute(f'CREATE DATABASE "{database}"')
+            return
+        except psycopg.errors.ObjectInUse:
+            if attempt == 19:
+                raise
+            time.sleep(0.25 + random.random() / 2)
+
+
 def start(root: Path) -> Iterator[PostgresServer]:
     postgres_or_skip()
     database = f"reconciler_{uuid.uuid4().hex[:12]}"
-    with _connect(PG["dbname"]) as admin:  # type: ignore[attr-defined]
-        admin.execute(f'CREATE DATABASE "{database}"')
+    _create(database)
     server = LocalServer(root, backend_uri=f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}")
     try:
         server.start()
