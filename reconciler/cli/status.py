@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
-from reconciler.cli.common import add_repo, open_session, workspace
+from reconciler.cli.common import Session, add_repo, open_session, workspace
+from reconciler.diagnostics import ReconcilerError
 from reconciler.render.status import status_rows, with_served
 from reconciler.render.views import render
 
@@ -25,6 +30,13 @@ def register(sub: Any) -> None:
         action="store_true",
         help="verify the registry's invariants (one version per fingerprint, every alias on a passed "
         "version); exit 1 on a violation",
+    )
+    p.add_argument(
+        "--html",
+        metavar="DIR",
+        type=Path,
+        help="also write the status as a static site in DIR: index.html (environments x models) and a "
+        "page per model (ledger, verdicts, costs, rollouts, latest monitoring); self-contained, no scripts",
     )
     p.add_argument(
         "--serve-url",
@@ -57,6 +69,46 @@ def _served(url: str) -> list[dict[str, Any]] | None:
         return None
 
 
+def write_site(session: Session, out: Path) -> int:
+    """The site's pages in `out`. Each page is written beside itself and renamed over the old one,
+    so a web server publishing `out` never serves half a page."""
+    import os
+    import tempfile
+
+    from reconciler.redact import redact_url
+    from reconciler.render.site import build, monitor_summary, pages
+
+    reports: dict[tuple[str, str], dict[str, Any] | None] = {}
+    for name, rm in session.actual.models.items():
+        for env, version in rm.aliases.items():
+            held = rm.versions.get(version)
+            summary = monitor_summary(held, env) if held else None
+            if summary is not None and isinstance(summary.get("run_id"), str):
+                reports[(env, name)] = session.store.monitor_report(summary["run_id"], env, name)
+    site = build(
+        session.plan,
+        session.actual,
+        session.desired.state,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        revision=session.desired.provenance.short,
+        reports=reports,
+    )
+    site = replace(site, registry=redact_url(site.registry))
+    written = pages(site)
+    try:
+        for rel, html in written.items():
+            path = out / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".page-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(html)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise ReconcilerError(f"cannot write the status site to {out}: {exc.strerror or exc}") from exc
+    return len(written)
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
@@ -84,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(render("cost.txt.j2", rows=costs, costs=COSTS, fmt=_fmt), end="")
         return 0
+    if args.html is not None:
+        written = write_site(session, args.html)
+        print(f"status: wrote {written} page(s) to {args.html}", file=sys.stderr)
     rows = status_rows(session.plan, session.actual)
     if args.serve_url:
         rows = with_served(rows, _served(args.serve_url))

@@ -595,6 +595,21 @@ class MlflowStore:
                 raise ReconcilerError(f"v{version} of '{model}' cannot be loaded: {exc}") from exc
             return load_skops(local, flavors.get("sklearn") or {}, f"v{version} of '{model}'")
 
+    def monitor_report(self, run_id: str, environment: str, model: str) -> dict[str, Any] | None:
+        """The JSON report a monitoring run logged (`reconciler monitor`), or None when it is
+        not there or not JSON: the status page then shows the check without its histograms."""
+        name = f"monitor/{environment}-{model}.json"
+        with tempfile.TemporaryDirectory(prefix="reconciler-monitor-") as tmp:
+            try:
+                local = self._call(
+                    self._mlflow.artifacts.download_artifacts, run_id=run_id, artifact_path=name, dst_path=tmp
+                )
+                with open(local, encoding="utf-8") as fh:
+                    value = json.load(fh)
+            except (RegistryError, OSError, ValueError):
+                return None
+        return value if isinstance(value, dict) else None
+
     def artifact_location(self, model: str, version: str) -> str:
         """Where a version's files are, resolved (never through an alias): what a deployment
         outside MLflow fetches, e.g. KServe's storageUri."""

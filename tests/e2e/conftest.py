@@ -247,3 +247,36 @@ def repo(
 
 def actions(plan: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [a for a in plan["actions"] if a["kind"] == kind]
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Debian's Chromium, installed by the tests when missing (as root, from the package
+    registry this machine reaches); skipped with the reason anywhere that cannot. Parallel
+    workers install it one at a time (apt holds its own lock and fails the second one)."""
+    import fcntl
+    import os
+    import shutil
+    import subprocess
+
+    def find() -> str | None:
+        return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+    found = find()
+    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
+        lock = tmp_path_factory.getbasetemp().parent / "chromium-install.lock"
+        with open(lock, "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            found = find()
+            if found is None:
+                subprocess.run(
+                    ["apt-get", "install", "-y", "-q", "chromium"],
+                    check=False,
+                    capture_output=True,
+                    timeout=900,
+                    env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                )
+                found = find()
+    if found is None:
+        pytest.skip("no Chromium, and it cannot be installed here (needs root and apt-get)")
+    return found

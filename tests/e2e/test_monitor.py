@@ -199,29 +199,6 @@ def test_a_model_never_applied_has_nothing_to_monitor(
     assert code == 2 and "models:/iris-classifier@dev holds no version" in err
 
 
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's Chromium, installed by the tests when missing (as root, from the package
-    registry this machine reaches); skipped with the reason anywhere that cannot."""
-    import os
-    import shutil
-    import subprocess
-
-    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", "chromium"],
-            check=False,
-            capture_output=True,
-            timeout=900,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
-        found = shutil.which("chromium")
-    if found is None:
-        pytest.skip("no Chromium, and it cannot be installed here (needs root and apt-get)")
-    return found
-
-
 def test_the_html_report_renders_in_headless_chromium(
     trained: Path, capsys: pytest.CaptureFixture[str], chromium: str, tmp_path: Path
 ) -> None:
