@@ -1,5 +1,5 @@
 """A new configuration repository, as `reconciler init` writes it: one dataset, model and gate,
-dev -> staging -> production, the shipped policies, the three workflows using the reconciler's
+dev -> staging -> production, the shipped policies, the four workflows using the reconciler's
 GitHub Action, JSON Schemas for editors, a `.gitignore` for the local state and a README.
 
 Nothing that exists is overwritten: a file already there is kept (a `.gitignore` gains the

@@ -93,6 +93,8 @@ def _normalized(doc: dict[str, Any], tool_path: str | None) -> dict[str, Any]:
     """A workflow with the reconciler's action written as ACTION, however it is referenced, and
     without this repository's base-branch checkout of the tool (a tag pins reviewed code)."""
     for job in doc["jobs"].values():
+        if "steps" not in job:  # a job calling a reusable workflow
+            continue
         steps = []
         for step in job["steps"]:
             with_ = step.get("with") or {}

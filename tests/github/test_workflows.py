@@ -59,7 +59,7 @@ def _lint(actionlint: Path, *paths: str) -> list[dict[str, Any]]:
 
 def test_actionlint_passes_on_every_workflow(actionlint: Path) -> None:
     workflows = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
-    assert len(workflows) == 4
+    assert len(workflows) == 5
     assert _lint(actionlint, *workflows) == []
 
 
@@ -83,9 +83,16 @@ def test_least_privilege_and_no_pull_request_target() -> None:
             allowed = {
                 ("plan.yml", "plan"): {"pull-requests"},
                 ("drift.yml", "propose"): {"contents", "pull-requests"},  # pushes a branch, opens its pull request
+                # Publishing with GitHub Pages: the deploy job, and the apply job that calls its workflow.
+                ("status-page.yml", "deploy"): {"pages", "id-token"},
+                ("apply.yml", "status-page"): {"pages", "id-token"},
             }.get((path.name, name), set())
             assert writes <= allowed, (path.name, name, writes)
-            assert granted.get("contents") == ("write" if "contents" in allowed else "read"), (path.name, name)
+            # Read access to the code, or none at all (a job that only publishes reads nothing).
+            expected = "write" if "contents" in allowed else "read"
+            assert granted.get("contents") in (expected, None), (path.name, name)
+            if "steps" not in job:
+                assert granted.get("contents") == expected, (path.name, name)
 
 
 def test_no_expression_inside_a_script_and_no_credentials_left_behind() -> None:
@@ -94,7 +101,7 @@ def test_no_expression_inside_a_script_and_no_credentials_left_behind() -> None:
     `env:`. And no checkout leaves the token in .git/config for later steps to read."""
     for path in WORKFLOWS.glob("*.yml"):
         for name, job in load(path.name)["jobs"].items():
-            for step in job["steps"]:
+            for step in job.get("steps", []):  # a job calling a reusable workflow has none
                 assert "${{" not in step.get("run", ""), (path.name, name, step.get("name"))
                 if str(step.get("uses", "")).startswith("actions/checkout"):
                     assert (step.get("with") or {}).get("persist-credentials") is False, (path.name, name)
@@ -322,6 +329,47 @@ def test_drift_check_fails_with_the_fix(world: World) -> None:
     check_golden("drift", drifted.summary)
 
 
+def test_the_status_page_is_built_out_of_sync_too_and_only_the_deploy_job_can_publish(world: World) -> None:
+    spec = load(WORKFLOWS / "status-page.yml")
+    assert spec["permissions"] == {}
+    assert spec["jobs"]["build"]["permissions"] == {"contents": "read"}
+    assert spec["jobs"]["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
+    assert spec["jobs"]["deploy"]["needs"] == "build" and "env" not in spec["jobs"]["deploy"]
+    assert set(spec["on"]) == {"schedule", "workflow_call", "workflow_dispatch"}
+    # After each apply: apply.yml calls it, passing only the secrets it reads, whatever apply's outcome.
+    caller = load(WORKFLOWS / "apply.yml")["jobs"]["status-page"]
+    assert caller["uses"] == "./.github/workflows/status-page.yml" and caller["needs"] == "apply"
+    assert set(caller["secrets"]) == set(spec["on"]["workflow_call"]["secrets"]) == set(spec["jobs"]["build"]["env"])
+    assert "always()" in caller["if"]
+    after_apply = {"ref": "refs/heads/main", "after": world.sha()}  # a called workflow sees its caller's push
+    site = world.repo.path / "status-site"
+
+    assert world.push().success
+    built = world.job("status-page.yml", "build", "workflow_call", after_apply, registry=True)
+    assert built.success, [(s.name, s.outcome, s.stderr[-500:]) for s in built.steps]
+    assert built.step("Build the status page").outputs["exit-code"] == "0"
+    assert 'data-state="Synced"' in (site / "index.html").read_text()
+    assert (site / "models" / "iris-classifier.html").is_file()
+
+    # An alias moved back by hand: the fleet is out of sync, which the page is there to show.
+    world.repo.edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 2.0")
+    world.repo.commit("iris C 2")
+    assert world.push().success
+    world.client().set_registered_model_alias("iris-classifier", "production", "1")
+    drifted = world.job("status-page.yml", "build", "schedule", {"schedule": "41 * * * *"}, registry=True)
+    assert drifted.success and drifted.step("Build the status page").outputs["exit-code"] == "1"
+    index = (site / "index.html").read_text()
+    assert 'data-env="production" data-model="iris-classifier" data-state="OutOfSync"' in index
+
+    # Specs that do not validate: no page, and the job fails saying so.
+    shutil.rmtree(site)
+    world.repo.edit("specs/models/iris-classifier.yaml", "C: 2.0", "C: -1")
+    world.repo.commit("broken")
+    broken = world.job("status-page.yml", "build", "workflow_dispatch", {}, registry=True)
+    assert not broken.success and not site.exists()
+    assert "nothing was published" in broken.step("Stop on an error").stdout
+
+
 def test_fan_out_plan_job_emits_the_train_matrix(world: World) -> None:
     """The fan-out variant's plan job, run for real: its outputs are the matrix the train jobs
     expand (each then runs `apply --only train:<model>`, tested in tests/e2e/test_team_scale.py)."""
@@ -502,7 +550,7 @@ def scaffolded(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: 
 
 def test_the_scaffolded_workflows_pass_actionlint(actionlint: Path, scaffolded: Path) -> None:
     workflows = sorted(str(p) for p in (scaffolded / ".github" / "workflows").glob("*.yml"))
-    assert [Path(p).name for p in workflows] == ["apply.yml", "drift.yml", "plan.yml"]
+    assert [Path(p).name for p in workflows] == ["apply.yml", "drift.yml", "plan.yml", "status-page.yml"]
     assert _lint(actionlint, *workflows) == []
     for path in workflows:
         assert f"uses: {ACTION_REF}" in Path(path).read_text()
