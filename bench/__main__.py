@@ -26,6 +26,7 @@ FULL = {
     "serve_bench.py": ["--requests", "2000", "--seconds", "10", "--clients", "4"],
     "rollout_bench.py": ["--requests", "3000"],
     "external_bench.py": ["--rows", "200000", "--repeat", "3"],
+    "status_page_bench.py": ["--models", "100", "--repeat", "5"],
 }
 QUICK = {
     "validate_bench.py": ["--files", "60", "--repeat", "1"],
@@ -48,6 +49,7 @@ QUICK = {
     "serve_bench.py": ["--requests", "100", "--seconds", "1", "--clients", "2"],
     "rollout_bench.py": ["--requests", "90"],
     "external_bench.py": ["--rows", "2000", "--repeat", "1"],
+    "status_page_bench.py": ["--models", "10", "--repeat", "1"],
 }
 
 

@@ -20,6 +20,7 @@ HEADINGS = {
     "serve_bench": "# serving benchmark",
     "rollout_bench": "# rollout benchmark",
     "external_bench": "# data outside git",
+    "status_page_bench": "# status page benchmark",
 }
 
 
