@@ -182,3 +182,22 @@ def test_the_examples_after_apply(
     assert {c["state"] for c in matrix.values()} == {"Synced"}
     for o in pages.values():
         o.close()
+
+
+def test_a_site_directory_that_cannot_be_written_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.e2e.conftest import SMALL_SPECS, make_repo
+
+    repo = make_repo(tmp_path / "repo", SMALL_SPECS, capsys)
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file where the site's directory should be")
+    code, out, err = repo.run("status", "--html", str(blocker))
+    assert code == 1 and "Traceback" not in out + err
+    assert f"reconciler: cannot write the status site to {blocker}" in err, err
+    assert blocker.read_text().startswith("a file")
+    # Nothing deployed yet: every cell is Missing, and the page says so.
+    code, out, err = repo.run("status", "--html", str(tmp_path / "site"))
+    assert code == 1 and "wrote 3 page(s)" in err
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert index.count('data-state="Missing"') == 6
