@@ -178,6 +178,15 @@ def test_a_healthy_canary_goes_10_50_100_and_is_promoted(tmp_path: Path, monkeyp
         assert all(version == ("2" if role == "candidate" else "1") for _, version, role in caller.answers)
         assert 160 <= to_candidate <= 240, f"{to_candidate} of 2000 requests reached the candidate at weight 10"
         assert server.metric("reconciler_rollout_weight", version="2") == 10
+        # The status page shows the rollout under way: where it is and its last analysis.
+        site = tmp_path / "site"
+        cli("status", "--repo", str(repo), "--html", str(site))
+        index = (site / "index.html").read_text()
+        assert f'data-env="{ENV}" data-model="{MODEL}" data-state="Progressing"' in index
+        page = (site / "models" / f"{MODEL}.html").read_text()
+        row = page.split(f'<tr class="rollout" data-env="{ENV}">', 1)[1].split("</tr>", 1)[0]
+        assert '<td data-label="Candidate">v2</td>' in row and '<td data-label="Champion">v1</td>' in row, row
+        assert "weight 10%" in row and "error_rate 0 (&lt;= 0.02) ok" in row, row
 
         def promoted() -> bool:
             caller.send(50)
