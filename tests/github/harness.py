@@ -77,6 +77,17 @@ elif args[:2] == ["pr", "comment"]:
 elif args[0] == "api" and "--method" in args and args[args.index("--method") + 1] == "PATCH":
     comment_id = args[args.index("--method") + 2].rsplit("/", 1)[-1]
     comments[comment_id]["body"] = body_from(args)
+elif args[0] == "api" and args[1].endswith("/pages"):
+    # The repository's Pages site: what the test wrote in pages.json, else 404 as GitHub answers.
+    site = state / "pages.json"
+    if not site.exists():
+        sys.stderr.write('gh: Not Found (HTTP 404)\\n')
+        sys.exit(1)
+    text = site.read_text()
+    if "--jq" in args:
+        text = subprocess.run(["jq", "-r", args[args.index("--jq") + 1]], input=text, capture_output=True,
+                              text=True, check=True).stdout
+    sys.stdout.write(text)
 elif args[0] == "api":
     listing = [
         {{"id": int(cid), "body": c["body"], "user": {{"login": c["user"]}}}} for cid, c in comments.items()

@@ -332,7 +332,7 @@ def test_drift_check_fails_with_the_fix(world: World) -> None:
 def test_the_status_page_is_built_out_of_sync_too_and_only_the_deploy_job_can_publish(world: World) -> None:
     spec = load(WORKFLOWS / "status-page.yml")
     assert spec["permissions"] == {}
-    assert spec["jobs"]["build"]["permissions"] == {"contents": "read"}
+    assert spec["jobs"]["build"]["permissions"] == {"contents": "read", "pages": "read"}  # reads, never writes
     assert spec["jobs"]["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
     assert spec["jobs"]["deploy"]["needs"] == "build" and "env" not in spec["jobs"]["deploy"]
     assert set(spec["on"]) == {"schedule", "workflow_call", "workflow_dispatch"}
@@ -344,12 +344,25 @@ def test_the_status_page_is_built_out_of_sync_too_and_only_the_deploy_job_can_pu
     after_apply = {"ref": "refs/heads/main", "after": world.sha()}  # a called workflow sees its caller's push
     site = world.repo.path / "status-site"
 
+    assert spec["jobs"]["deploy"]["if"] == "needs.build.outputs.publish == 'true'"
+    pages = world.tmp / "github" / "pages.json"  # the repository's Pages site, as `gh api` answers
+
     assert world.push().success
+    # Pages not set up yet: the page is built and checked, not published, and nothing fails.
     built = world.job("status-page.yml", "build", "workflow_call", after_apply, registry=True)
     assert built.success, [(s.name, s.outcome, s.stderr[-500:]) for s in built.steps]
     assert built.step("Build the status page").outputs["exit-code"] == "0"
+    assert built.step("Is GitHub Pages set up?").outputs["publish"] == "false"
+    assert "Source to **GitHub Actions**" in built.summary
     assert 'data-state="Synced"' in (site / "index.html").read_text()
     assert (site / "models" / "iris-classifier.html").is_file()
+    # Set up (Source: GitHub Actions): the deploy job is to publish it.
+    pages.write_text('{"build_type": "workflow", "html_url": "https://example.github.io/models/"}')
+    again = world.job("status-page.yml", "build", "workflow_dispatch", {}, registry=True)
+    assert again.success and again.step("Is GitHub Pages set up?").outputs["publish"] == "true"
+    pages.write_text('{"build_type": "legacy"}')  # published from a branch: not ours to overwrite
+    legacy = world.job("status-page.yml", "build", "workflow_dispatch", {}, registry=True)
+    assert legacy.step("Is GitHub Pages set up?").outputs["publish"] == "false"
 
     # An alias moved back by hand: the fleet is out of sync, which the page is there to show.
     world.repo.edit("specs/models/iris-classifier.yaml", "C: 1.0", "C: 2.0")
