@@ -100,11 +100,10 @@ def test_text_from_specs_and_the_registry_is_escaped_everywhere() -> None:
 
 
 def test_a_report_that_cannot_be_read_shows_the_check_without_histograms() -> None:
-    rm = RegisteredModelState("m", True, {"dev": "1"}, {}, ())
     summary = {"verdict": "drifted", "at": "2026-11-30T10:00:00Z", "rows": 40, "drifted": ["a"]}
-    missing = monitor_view(rm, "dev", summary, None)
+    missing = monitor_view("dev", "1", summary, None)
     assert missing.features == () and "could not be read" in missing.note and missing.drifted == ("a",)
-    broken = monitor_view(rm, "dev", summary, {"drift": {"features": [{"name": "a", "histogram": {"labels": [1]}}]}})
+    broken = monitor_view("dev", "1", summary, {"drift": {"features": [{"name": "a", "histogram": {"labels": [1]}}]}})
     assert broken.features == () and "KeyError" in broken.note
     uneven = {
         "drift": {
@@ -118,4 +117,16 @@ def test_a_report_that_cannot_be_read_shows_the_check_without_histograms() -> No
             ]
         }
     }
-    assert monitor_view(rm, "dev", summary, uneven).features == ()
+    assert monitor_view("dev", "1", summary, uneven).features == ()
+
+
+def test_a_monitoring_summary_is_read_from_its_tag_and_a_broken_one_is_none() -> None:
+    from reconciler.state import tags as t
+    from reconciler.state.actual import VersionState
+
+    def version(raw: str) -> VersionState:
+        return VersionState("m", "1", "f" * 64, None, "", "", {t.MONITOR_PREFIX + "dev": raw})
+
+    assert version('{"verdict": "drifted", "run_id": "r"}').monitor("dev") == {"verdict": "drifted", "run_id": "r"}
+    assert version('{"verdict": "drifted"}').monitor("staging") is None
+    assert version("not json").monitor("dev") is None and version("[1]").monitor("dev") is None

@@ -70,40 +70,24 @@ def _served(url: str) -> list[dict[str, Any]] | None:
 
 
 def write_site(session: Session, out: Path) -> int:
-    """The site's pages in `out`. Each page is written beside itself and renamed over the old one,
+    """The site's pages in `out`, each renamed over the old one once written (atomic.write_text),
     so a web server publishing `out` never serves half a page."""
-    import os
-    import tempfile
-
+    from reconciler.atomic import write_text
     from reconciler.redact import redact_url
-    from reconciler.render.site import build, monitor_summary, pages
+    from reconciler.render.site import build, pages
 
-    reports: dict[tuple[str, str], dict[str, Any] | None] = {}
-    for name, rm in session.actual.models.items():
-        for env, version in rm.aliases.items():
-            held = rm.versions.get(version)
-            summary = monitor_summary(held, env) if held else None
-            if summary is not None and isinstance(summary.get("run_id"), str):
-                reports[(env, name)] = session.store.monitor_report(summary["run_id"], env, name)
     site = build(
         session.plan,
         session.actual,
         session.desired.state,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         revision=session.desired.provenance.short,
-        reports=reports,
+        report=lambda env, model, run_id: session.store.monitor_report(run_id, env, model),
     )
-    site = replace(site, registry=redact_url(site.registry))
-    written = pages(site)
+    written = pages(replace(site, registry=redact_url(site.registry)))
     try:
         for rel, html in written.items():
-            path = out / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".page-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(html)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
+            write_text(out / rel, html, mode=0o644)
     except OSError as exc:
         raise ReconcilerError(f"cannot write the status site to {out}: {exc.strerror or exc}") from exc
     return len(written)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.gates.measures import MODEL_SIZE, PREDICT_P50, PREDICT_P95, TRAINING_SECONDS
+from reconciler.gates.verdict import Verdict
 from reconciler.monitor.drift import Histogram
 from reconciler.plan.model import Plan
 from reconciler.render.monitor import Chart, chart
@@ -61,26 +62,6 @@ class Move:
 
 
 @dataclass(frozen=True)
-class RuleLine:
-    gate: str
-    metric: str
-    rule: str
-    value: str
-    threshold: str
-    passed: bool
-    advisory: bool
-    words: str
-
-
-@dataclass(frozen=True)
-class VerdictView:
-    environment: str
-    passed: bool
-    at: str
-    rules: tuple[RuleLine, ...]
-
-
-@dataclass(frozen=True)
 class Cost:
     label: str
     value: str
@@ -93,7 +74,7 @@ class VersionView:
     commit: str
     created: str
     holds: tuple[str, ...]  # environments whose alias is on it now
-    verdicts: tuple[VerdictView, ...]
+    verdicts: tuple[Verdict, ...]  # the environments' order first, then any other recorded
     costs: tuple[Cost, ...]
 
 
@@ -175,8 +156,7 @@ def moves(rm: RegisteredModelState) -> tuple[Move, ...]:
     for e in rm.ledger:
         before, after = _label(e.from_version), _label(e.to_version)
         if e.event and not e.moved:
-            kind = "rollout"
-            before, after = _label(e.from_version), f"{e.event} v{e.candidate}"
+            kind, after = "rollout", f"{e.event} v{e.candidate}"
         elif e.to_version is None:
             kind = "remove"
         elif e.to_version in held.get(e.environment, set()) and e.from_version is not None:
@@ -193,33 +173,21 @@ def _label(version: str | None) -> str:
     return f"v{version}" if version is not None else "(none)"
 
 
+def minute(moment: str) -> str:
+    """`2026-11-30T10:00:00Z` as `2026-11-30 10:00`."""
+    return moment[:16].replace("T", " ")
+
+
 def _num(value: float | None, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     return f"{value:.{digits}g}"
 
 
-def verdicts(version: VersionState, environments: Sequence[str]) -> tuple[VerdictView, ...]:
-    out = []
-    for env in [*environments, *(e for e in version.verdict_environments() if e not in environments)]:
-        verdict = version.verdict(env)
-        if verdict is None:
-            continue
-        rules = tuple(
-            RuleLine(
-                r.gate,
-                r.metric,
-                r.rule,
-                _num(r.value),
-                _num(r.threshold),
-                r.passed,
-                r.advisory,
-                r.describe(),
-            )
-            for r in verdict.rules
-        )
-        out.append(VerdictView(env, verdict.passed, verdict.at[:16].replace("T", " "), rules))
-    return tuple(out)
+def verdicts(version: VersionState, environments: Sequence[str]) -> tuple[Verdict, ...]:
+    others = [e for e in version.verdict_environments() if e not in environments]
+    found = (version.verdict(env) for env in [*environments, *others])
+    return tuple(v for v in found if v is not None)
 
 
 def costs(version: VersionState, price_per_cpu_hour: float | None) -> tuple[Cost, ...]:
@@ -240,7 +208,7 @@ def costs(version: VersionState, price_per_cpu_hour: float | None) -> tuple[Cost
 
 
 def monitor_view(
-    rm: RegisteredModelState, environment: str, summary: Mapping[str, Any], report: Mapping[str, Any] | None
+    environment: str, version: str, summary: Mapping[str, Any], report: Mapping[str, Any] | None
 ) -> MonitorView:
     """The latest check of what the environment runs: its summary tag and, when the report the
     check logged could be read, a histogram per column (reference and live side by side)."""
@@ -267,9 +235,9 @@ def monitor_view(
     drifted = summary.get("drifted")
     return MonitorView(
         environment,
-        _label(rm.aliases.get(environment)),
+        _label(version),
         str(summary.get("verdict", "?")),
-        str(summary.get("at", ""))[:16].replace("T", " "),
+        minute(str(summary.get("at", ""))),
         str(summary.get("rows", "?")),
         tuple(str(d) for d in drifted) if isinstance(drifted, list) else (),
         tuple(features),
@@ -277,15 +245,7 @@ def monitor_view(
     )
 
 
-def monitor_summary(version: VersionState, environment: str) -> dict[str, Any] | None:
-    import json
-
-    raw = version.tags.get(f"reconciler.monitor.{environment}")
-    try:
-        value = json.loads(raw) if raw else None
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+Report = Callable[[str, str, str], Mapping[str, Any] | None]  # (environment, model, run id) -> report
 
 
 def build(
@@ -295,10 +255,10 @@ def build(
     *,
     generated: str,
     revision: str,
-    reports: Mapping[tuple[str, str], Mapping[str, Any] | None] | None = None,
+    report: Report = lambda env, model, run_id: None,
 ) -> Site:
-    """`reports`: (environment, model) -> the JSON report of the latest monitoring check of the
-    version the environment runs (None: it could not be read)."""
+    """`report`: the JSON report the monitoring run logged (None: it could not be read), asked
+    for the latest check of each version an environment runs."""
     rows: dict[tuple[str, str], StatusRow] = {(r.environment, r.model): r for r in status_rows(plan, actual)}
     environments = tuple(plan.environments) or desired.environment_order
     names = sorted({m for _, m in rows} | set(desired.specs.models))
@@ -306,48 +266,46 @@ def build(
     for name in names:
         rm = actual.model(name)
         spec = desired.specs.models.get(name)
-        cells = []
+        cells, monitors, rollouts = [], [], []
         for env in environments:
+            held = rm.versions.get(rm.aliases.get(env, "")) if rm else None
+            checked = held.monitor(env) if held else None
             row = rows.get((env, name))
-            if row is None:
-                continue
-            version = rm.versions.get(row.actual[1:]) if rm and row.actual.startswith("v") else None
-            checked = monitor_summary(version, env) if version else None
-            cells.append(
-                Cell(
-                    env,
-                    name,
-                    row.state,
-                    MARKS.get(row.state, "?"),
-                    row.actual,
-                    row.desired,
-                    version.fingerprint[:8] if version else "",
-                    row.detail,
-                    row.since,
-                    row.commit,
-                    _drift_words(checked),
-                )
-            )
-        monitors, rollouts, versions = [], [], []
-        if rm is not None:
-            for env in environments:
-                held = rm.versions.get(rm.aliases.get(env, ""))
-                summary = monitor_summary(held, env) if held else None
-                if summary is not None:
-                    monitors.append(monitor_view(rm, env, summary, (reports or {}).get((env, name))))
-                rolling = rm.rollout(env)
-                if rolling is not None:
-                    rollouts.append(
-                        RolloutView(
-                            env,
-                            f"v{rolling.candidate}",
-                            _label(rolling.champion),
-                            rolling.where(),
-                            rolling.phase,
-                            tuple(m.describe() for m in rolling.last),
-                            rolling.started[:16].replace("T", " "),
-                        )
+            if row is not None:
+                cells.append(
+                    Cell(
+                        env,
+                        name,
+                        row.state,
+                        MARKS.get(row.state, "?"),
+                        row.actual,
+                        row.desired,
+                        held.fingerprint[:8] if held else "",
+                        row.detail,
+                        row.since,
+                        row.commit,
+                        _drift_words(checked),
                     )
+                )
+            if held is not None and checked is not None:
+                run_id = checked.get("run_id")
+                logged = report(env, name, run_id) if isinstance(run_id, str) else None
+                monitors.append(monitor_view(env, held.version, checked, logged))
+            rolling = rm.rollout(env) if rm else None
+            if rolling is not None:
+                rollouts.append(
+                    RolloutView(
+                        env,
+                        f"v{rolling.candidate}",
+                        _label(rolling.champion),
+                        rolling.where(),
+                        rolling.phase,
+                        tuple(m.describe() for m in rolling.last),
+                        minute(rolling.started),
+                    )
+                )
+        versions = []
+        if rm is not None:
             price = _price(desired, environments, name)
             for v in sorted(rm.versions.values(), key=lambda v: int(v.version), reverse=True):
                 holds = tuple(env for env in environments if rm.aliases.get(env) == v.version)
@@ -356,7 +314,7 @@ def build(
                         f"v{v.version}",
                         v.fingerprint[:8],
                         (v.commit[:7] or "-") + ("+dirty" if v.dirty else ""),
-                        v.created[:16].replace("T", " "),
+                        minute(v.created),
                         holds,
                         verdicts(v, environments),
                         costs(v, price),
@@ -413,5 +371,5 @@ def pages(site: Site) -> dict[str, str]:
     out = {"index.html": str(env.get_template("site_index.html.j2").render(site=site, root=""))}
     model_page = env.get_template("site_model.html.j2")
     for page in site.models:
-        out[page.href] = str(model_page.render(site=site, page=page, root="../"))
+        out[page.href] = str(model_page.render(site=site, page=page, root="../", num=_num, minute=minute))
     return out

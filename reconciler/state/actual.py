@@ -67,6 +67,15 @@ class VersionState:
         raw = self.tags.get(t.ROLLOUT_PREFIX + environment)
         return RolloutVerdict.from_tag(environment, raw) if raw else None
 
+    def monitor(self, environment: str) -> dict[str, Any] | None:
+        """The summary of the latest monitoring check of this version in the environment."""
+        raw = self.tags.get(t.MONITOR_PREFIX + environment)
+        try:
+            value = json.loads(raw) if raw else None
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
     def verdict_environments(self) -> tuple[str, ...]:
         return tuple(sorted(k[len(t.GATE_PREFIX) :] for k in self.tags if k.startswith(t.GATE_PREFIX)))
 

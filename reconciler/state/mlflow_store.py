@@ -656,7 +656,7 @@ class MlflowStore:
             for path in files:
                 mlflow.log_artifact(str(path), artifact_path="monitor")
         record = json.dumps({**summary, "run_id": run.info.run_id}, sort_keys=True)[: t.MAX_TAG_VALUE]
-        self.set_version_tag(version.model, version.version, f"{t.PREFIX}monitor.{environment}", record)
+        self.set_version_tag(version.model, version.version, t.MONITOR_PREFIX + environment, record)
         return str(run.info.run_id)
 
     def _monitor_experiment(self) -> str:

@@ -21,6 +21,9 @@ LEDGER_PREFIX = PREFIX + "ledger."
 # On a registered model: the rollout under way (or last ended) per environment; on a version:
 # how its rollout to an environment ended.
 ROLLOUT_PREFIX = PREFIX + "rollout."
+# On a version: the summary of the latest monitoring check of it per environment (JSON, with the
+# id of the run that holds the check's report).
+MONITOR_PREFIX = PREFIX + "monitor."
 
 # MLflow limits tag values (5000 characters for model version tags).
 MAX_TAG_VALUE = 5000
