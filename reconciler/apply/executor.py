@@ -3,7 +3,7 @@ converges: a fingerprint already registered is reused, a verdict already recorde
 recomputed, an alias is moved only if it still points where the plan saw it.
 
 The steps are modules of their own (train_step, evaluate_step, alias_step) around one
-RegistryCache; this module runs them in plan order, fits ahead in parallel when it pays, and
+RegistryCache; this module runs them in plan order, fits ahead in the background, and
 refuses any action on what the reconciler does not own.
 """
 
@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 
 from reconciler import chaos
 from reconciler.apply.alias_step import record_unledgered, run_demote, run_promote
-from reconciler.apply.budget import fit_within_budget
 from reconciler.apply.cache import RegistryCache
 from reconciler.apply.evaluate_step import run_evaluate
 from reconciler.apply.fit import Fitted, Progress
@@ -33,11 +32,6 @@ from reconciler.state.actual import ActualState
 from reconciler.state.mlflow_store import LeaseLost, MlflowStore, RegistryUnavailable
 from reconciler.vcs.git import Provenance
 
-# Fitting in parallel only pays when the rest of the fits would take longer than this. It was
-# measured (2 cores) when each worker was spawned and imported scikit-learn; fits now start from
-# a fork server in well under a second, so it is conservative until measured again.
-WORKER_START_SECONDS = 3.0
-
 STEPS: Mapping[Kind, Callable[[Run, Action], StepResult]] = {
     Kind.TRAIN: run_train,
     Kind.EVALUATE: run_evaluate,
@@ -46,11 +40,6 @@ STEPS: Mapping[Kind, Callable[[Run, Action], StepResult]] = {
     Kind.ROLLOUT: run_rollout,
     Kind.ABORT: run_abort,
 }
-
-
-def _parallel_min_seconds() -> float:
-    """RECONCILER_PARALLEL_MIN_SECONDS overrides it (0: always use workers when --jobs > 1)."""
-    return float(os.environ.get("RECONCILER_PARALLEL_MIN_SECONDS", WORKER_START_SECONDS))
 
 
 class Executor:
@@ -143,28 +132,15 @@ class Executor:
             key = (action.model, action.fingerprint)
             if key not in run.prefitted and run.cache.version(action.model, action.fingerprint, None) is None:
                 work.setdefault(key, run.targets[(action.environment, action.model)])
-        if len(work) < 2:
+        if not work:
             return
-        # Workers cost seconds to start (each imports scikit-learn): fit two models here and use
-        # them only if the second one's time says the rest would finish sooner in parallel. The
-        # first fit pays this process's one-time costs (imports, reading the dataset), so timing
-        # it would start workers for models that take milliseconds.
-        threshold = _parallel_min_seconds()
-        first, *rest = work
-        run.prefitted.put(first, fit_within_budget(work[first], run.catalog))
-        if threshold > 0:
-            if len(rest) < 2:
-                return
-            second, *rest = rest
-            start = time.perf_counter()
-            run.prefitted.put(second, fit_within_budget(work[second], run.catalog))
-            each = time.perf_counter() - start
-            if each * len(rest) * (1 - 1 / min(self.jobs, len(rest))) <= threshold:
-                return
-        if rest:
-            # One of the N jobs is this process, recording the fits that are back: with N workers
-            # as well, three CPU-bound processes on two cores made the whole run slower.
-            run.prefitted.start({k: work[k] for k in rest}, run.catalog, max(1, self.jobs - 1), self.progress)
+        # Every fit is a child of the fork server, here or in the background, so fitting ahead
+        # costs nothing over fitting in the step: even the first step gains, since this process
+        # loads MLflow's logging while its fit runs. One of the N jobs is this process,
+        # recording the fits that are back: with N workers as well, three CPU-bound processes
+        # on two cores made the whole run slower.
+        run.prefitted.start(work, run.catalog, max(1, self.jobs - 1), self.progress if len(work) > 1 else None)
+        run.store.prepare_to_log()
 
     def _refusal(self, action: Action) -> str | None:
         """Whatever the plan says, an action touches only what the reconciler owns.

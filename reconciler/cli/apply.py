@@ -23,7 +23,6 @@ from reconciler.cli.common import (
 )
 from reconciler.desired.load import load_desired
 from reconciler.desired.model import Desired
-from reconciler.diagnostics import ReconcilerError
 from reconciler.github import actions as gha
 from reconciler.plan.model import Action, Kind, Plan
 from reconciler.plan.saved import SavedPlan
@@ -140,12 +139,13 @@ def _check_selected_models(args: argparse.Namespace, desired: Desired) -> None:
             )
 
 
-def _will_train(desired: Desired, store: MlflowStore, actual: ActualState | None) -> bool:
-    """A guess, before the lock: does some fingerprint have no version yet?"""
-    try:
-        actual = actual or store.read()
-    except ReconcilerError:
-        return False  # the real read, under the lock, reports it
+def _will_train(desired: Desired, actual: ActualState | None) -> bool:
+    """A guess, before the lock: does some fingerprint have no version yet? Without a direct read
+    (a tracking server), finding out would cost a second full read of the registry and the
+    import of MLflow first, so anything deployed counts: a run with nothing to fit then pays a
+    background process on another core, not wall time."""
+    if actual is None:
+        return bool(desired.targets)
     return any(
         (rm := actual.model(t.resolved.name)) is None or rm.by_fingerprint(t.entry.fingerprint) is None
         for t in desired.targets.values()
@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
         if settled is not None:
             _header(settled)
             return _report(args, repo, settled, Report())
-    if _will_train(desired, store, actual):
+    if _will_train(desired, actual):
         from reconciler.apply.budget import warm_up
 
         warm_up()  # fits run in children of a fork server: its imports overlap with what follows

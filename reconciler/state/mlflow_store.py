@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import json
 import logging
 import math
@@ -311,6 +312,16 @@ class MlflowStore:
                     self._experiment_id = self._call(self.client.get_experiment_by_name, EXPERIMENT).experiment_id
         assert self._experiment_id is not None
         return self._experiment_id
+
+    def prepare_to_log(self) -> None:
+        """Import what logging a model needs (MLflow's scikit-learn flavour, pyfunc, signatures,
+        skops: about a second) now, while the fits run in other processes, not in the first train
+        step."""
+        self._mlflow  # noqa: B018 (the property opens the store)
+        for module in ("mlflow.models.signature", "mlflow.pyfunc", "mlflow.sklearn"):
+            importlib.import_module(module)
+        with contextlib.suppress(ImportError):  # log_model says so when it needs it
+            importlib.import_module("skops.io")
 
     def log_candidate(self, c: Candidate) -> VersionState:
         """Log a run with the model, then register a version carrying its fingerprint from birth."""

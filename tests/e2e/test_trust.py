@@ -244,15 +244,12 @@ metrics: [accuracy, f1]
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
-def test_a_model_whose_scorer_cannot_score_fails_alone_with_any_jobs(
-    git_repo: Repo, jobs: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_model_whose_scorer_cannot_score_fails_alone_with_any_jobs(git_repo: Repo, jobs: str) -> None:
     git_repo.write("specs/models/bad-f1.yaml", BAD_F1)
     git_repo.edit("environments/dev.yaml", "models:\n", "models:\n  bad-f1: {gates: [quality]}\n")
     git_repo.commit("a model scored with binary f1 on three classes")
     code, out, _ = git_repo.run("validate")
     assert code == 1 and "bad-f1.yaml:5:21: metrics: 'f1' needs a binary target" in out
-    monkeypatch.setenv("RECONCILER_PARALLEL_MIN_SECONDS", "0")  # workers even for tiny fits
     code, out, err = git_repo.run("apply", "--jobs", jobs)
     assert code == 1, out + err
     assert "internal error" not in out + err
