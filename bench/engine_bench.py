@@ -13,7 +13,9 @@
 - DVC: a pipeline of one stage per model training the same trees (fresh `dvc repro` against a
   fresh apply), and its no-op `dvc status` / `dvc repro` against the no-op plan;
 - with --server: a fresh apply against a real `mlflow server` beside a hand-written script
-  making the same calls, with the requests each made (from the server's access log).
+  making the same calls, with the requests each made (from the server's access log);
+- with --baseline-rev REV: the fresh apply of N models x 3 environments with the package as it
+  was at REV, beside today's.
 """
 
 from __future__ import annotations
@@ -230,6 +232,16 @@ def generated(path: Path, models: int, forest: int = 0) -> None:
     git_repo(path)
 
 
+def package_at(rev: str, dest: Path) -> Path:
+    """The package as it was at a git revision, byte-compiled as pip would leave it; put first
+    on PYTHONPATH (with a working directory outside this checkout) it is the one imported."""
+    dest.mkdir()
+    archive = subprocess.run(["git", "archive", rev, "reconciler"], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    subprocess.run([PY, "-m", "compileall", "-q", str(dest)], check=True, capture_output=True)
+    return dest
+
+
 def registry_calls(repo: Path) -> int:
     probe = (
         "import sys\nfrom pathlib import Path\nfrom reconciler.cli.common import open_session\n"
@@ -424,6 +436,11 @@ def main() -> int:
     parser.add_argument("--fresh", type=int, default=10)
     parser.add_argument("--jobs-models", type=int, default=8, help="models in the --jobs 1 vs 2 comparison")
     parser.add_argument("--forest", type=int, default=400, help="boosting rounds per model in the --jobs comparison")
+    parser.add_argument(
+        "--baseline-rev",
+        metavar="REV",
+        help="also time the fresh apply of --models x 3 with the package as it was at this git revision",
+    )
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     reconciler = [PY, "-m", "reconciler"]
@@ -506,6 +523,23 @@ def main() -> int:
         sh([*reconciler, "apply", str(gen)], env=env)
         fresh_generated = time.perf_counter() - start
         rows.append((f"fresh apply, {args.models} models x 3 envs", f"{fresh_generated:.2f} s", "train, gate, promote"))
+        if args.baseline_rev:
+            then = package_at(args.baseline_rev, tmpdir / "package-then")
+            gen_then = tmpdir / "generated-then"
+            generated(gen_then, args.models)
+            start = time.perf_counter()
+            sh([*reconciler, "apply", str(gen_then)], cwd=tmpdir, env={**env, "PYTHONPATH": str(then)})
+            fresh_then = time.perf_counter() - start
+            then_label = f"fresh apply, {args.models} models x 3 envs, at {args.baseline_rev}"
+            rows.append((then_label, f"{fresh_then:.2f} s", "baseline"))
+            checks.append(
+                (
+                    f"fresh apply {args.models}x3 / at {args.baseline_rev}",
+                    fresh_generated / fresh_then,
+                    "<= 0.75",
+                    fresh_generated <= 0.75 * fresh_then,
+                )
+            )
         noop = median([*reconciler, "plan", str(gen)], args.repeat, env=env)
         gen_physical = median([PY, "-c", PHYSICAL_FLOOR, str(gen), str(gen / ".reconciler" / "mlflow.db")], args.repeat)
         calls = registry_calls(gen)
