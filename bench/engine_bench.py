@@ -462,6 +462,16 @@ def main() -> int:
         )
         rows.append(("no-op apply, examples", f"{noop_apply:.2f} s", "MLflow never imported"))
         rows.append(("physical floor: imports, libyaml parse, one read", f"{physical:.2f} s", "floor"))
+        # The same floor with the validated schema imported (pydantic building the spec classes):
+        # what any plan that validates its specs with them pays before reading one file.
+        schema_floor = median([PY, "-c", "import reconciler.spec.kinds\n" + PHYSICAL_FLOOR, str(ex), db], args.repeat)
+        rows.append(
+            (
+                "physical floor + import of the validated schema",
+                f"{schema_floor:.2f} s",
+                f"no-op plan {noop_examples / schema_floor:.2f}x of it",
+            )
+        )
         checks.append(
             ("no-op plan examples / physical floor", noop_examples / physical, "<= 2", noop_examples <= 2 * physical)
         )
