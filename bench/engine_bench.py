@@ -236,7 +236,10 @@ def package_at(rev: str, dest: Path) -> Path:
     """The package as it was at a git revision, byte-compiled as pip would leave it; put first
     on PYTHONPATH (with a working directory outside this checkout) it is the one imported."""
     dest.mkdir()
-    archive = subprocess.run(["git", "archive", rev, "reconciler"], cwd=ROOT, capture_output=True, check=True).stdout
+    got = subprocess.run(["git", "archive", rev, "reconciler"], cwd=ROOT, capture_output=True)
+    if got.returncode != 0:
+        raise SystemExit(f"--baseline-rev {rev}: {got.stderr.decode().strip() or 'git archive failed'}")
+    archive = got.stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     subprocess.run([PY, "-m", "compileall", "-q", str(dest)], check=True, capture_output=True)
     return dest

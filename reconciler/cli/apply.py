@@ -166,8 +166,8 @@ def run(args: argparse.Namespace) -> int:
     changes = LazyChanges(repo, desired, args.base)
     len(changes)  # a base policies cannot read stops here, before the lock
     store = MlflowStore.for_repo(repo)
-    actual = store.read_direct() if saved is None else None
-    if actual is not None:
+    actual = store.read_direct()  # None on a server: only MLflow can read it
+    if actual is not None and saved is None:
         settled = _settled_plan(args, repo, store, desired, changes, actual)
         if settled is not None:
             _header(settled)
